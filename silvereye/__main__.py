@@ -1,0 +1,3 @@
+from silvereye.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Laying silvereye down on a host: packages, rendered files, service, teardown."""

@@ -1,0 +1,1 @@
+"""The AWS API stack served by ``silvereye serve``: one gateway, one package per service."""
