@@ -1,0 +1,1 @@
+"""Images: the tiny image builder, the catalog, Debian package fetching."""
