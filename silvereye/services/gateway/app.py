@@ -128,7 +128,9 @@ class Gateway:
             streams = self._streams(route, request)
             if not streams:
                 request.body = await _read_body(request)
-            ctx = RequestContext(request=request, request_id=request_id, service=route.service.name, config=self.config)
+            ctx = RequestContext(
+                request=request, request_id=request_id, service=route.service.name, config=self.config, store=self.store
+            )
             ctx.extras["route"] = route
             if streams:
                 response = await self._handle_async(ctx, route)

@@ -11,6 +11,7 @@ from silvereye.services.gateway.identity import ANONYMOUS, Principal
 
 if TYPE_CHECKING:  # pragma: no cover
     from silvereye.config import Config
+    from silvereye.store import Store
 
 
 @dataclass
@@ -22,6 +23,7 @@ class RequestContext:
     region: str = ""  # as the client signed it (may be '' for IAM/STS clients)
     principal: Principal = ANONYMOUS
     config: "Config | None" = None
+    store: "Store | None" = None  # the durable state handlers read and write
     received_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     # Set by the authenticator: how the request was signed ('sigv4', 'sigv4-query', 'sigv2', 'anonymous').
     auth_type: str = "anonymous"
