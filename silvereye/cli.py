@@ -86,6 +86,24 @@ def config_doc() -> None:
         typer.echo(f"{key} (default {default})\n    {doc}")
 
 
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    port: Annotated[Optional[int], typer.Option(help="Listen on this port instead of api.port.")] = None,
+    listen: Annotated[Optional[str], typer.Option(help="Bind this address instead of api.listen.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the AWS API stack (every service on one port) in the foreground."""
+    from silvereye.serve import serve as run
+
+    cfg = config_mod.load(config)
+    if port is not None:
+        cfg.api.port = port
+    if listen is not None:
+        cfg.api.listen = listen
+    run(cfg, log_level=log_level)
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line.
 
