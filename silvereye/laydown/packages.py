@@ -45,6 +45,11 @@ COMPONENTS: dict[str, dict[str, list[str]]] = {
         "debian": ["openssh-server", "postgresql", "s3cmd"],
         "el": ["openssh-server", "postgresql-server", "s3cmd"],
     },
+    # Load generators and baselines the benchmarks in bench/ measure against.
+    "bench": {
+        "debian": ["wrk", "hyperfine", "nginx-light"],
+        "el": ["wrk", "hyperfine", "nginx"],
+    },
 }
 
 SETS: dict[str, list[str]] = {
@@ -52,6 +57,7 @@ SETS: dict[str, list[str]] = {
     "frontend": ["python", "network", "loadbalancer", "tools", "image-build"],
     "ciab": ["python", "hypervisor", "network", "loadbalancer", "tools", "image-build"],
     "test": ["python", "hypervisor", "network", "loadbalancer", "tools", "image-build", "test-peers"],
+    "bench": ["python", "hypervisor", "network", "loadbalancer", "tools", "image-build", "test-peers", "bench"],
 }
 
 
