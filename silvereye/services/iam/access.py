@@ -28,6 +28,7 @@ from silvereye.services.gateway.errors import ServiceError
 from silvereye.services.gateway.identity import Principal
 from silvereye.services.iam import schema
 from silvereye.services.iam.cache import TtlCache
+from silvereye.services.iam.schema import AWS_ACCOUNT
 from silvereye.services.iam.policy import (
     EXPLICIT_DENY,
     AuthzRequest,
@@ -148,6 +149,18 @@ class IamAccess:
             principal.access_key_id, lambda: parse_policy(principal.session_policy, kind="session")
         )
 
+    @staticmethod
+    def context(ctx: RequestContext, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The condition keys of this request (``ctx.extras['condition_keys']``: a service's own)."""
+        return build_context(
+            ctx.principal,
+            source_ip=ctx.source_ip,
+            secure=ctx.request.scheme == "https",
+            now=ctx.received_at,
+            region=ctx.region,
+            extra={**ctx.extras.get("condition_keys", {}), **(extra or {})},
+        )
+
     def authorize(
         self,
         ctx: RequestContext,
@@ -161,20 +174,16 @@ class IamAccess:
         """Raise AccessDenied unless ``ctx.principal`` may do ``action`` on every resource."""
         principal = ctx.principal
         if principal.is_root and resource_policy is None and all(
-            _account_of(r) in ("", principal.account_id) for r in resources
+            _account_of(r) in ("", AWS_ACCOUNT, principal.account_id) for r in resources
         ):
             return  # root in its own account: nothing to evaluate
         policies = EMPTY if principal.is_anonymous or principal.is_root else self.policy_set(principal)
         session = self.session_policy(principal)
-        context = build_context(
-            principal,
-            source_ip=ctx.source_ip,
-            secure=ctx.request.scheme == "https",
-            now=ctx.received_at,
-            region=ctx.region,
-            extra={**ctx.extras.get("condition_keys", {}), **(extra_context or {})},
-        )
+        context = self.context(ctx, extra_context)
         for resource in resources:
+            account = resource_account or _account_of(resource) or principal.account_id
+            if account == AWS_ACCOUNT:  # AWS managed policies are every account's to use
+                account = principal.account_id
             decision = evaluate(AuthzRequest(
                 principal=principal,
                 action=action,
@@ -183,20 +192,23 @@ class IamAccess:
                 session_policy=session,
                 permissions_boundary=policies.boundary,
                 resource_policy=resource_policy,
-                resource_account=resource_account,
+                resource_account=account,
                 context=context,
             ))
             if not decision.allowed:
-                raise denied(principal, action, resource, self._why(decision.reason, action, policies, session, resource_policy))
+                cross = account != principal.account_id
+                raise denied(principal, action, resource, _why(decision.reason, action, policies, session, resource_policy, cross))
 
-    @staticmethod
-    def _why(reason: str, action: str, policies: PolicySet, session: Any, resource_policy: Any) -> str:
-        """AWS's explanation, when it is certain which kind of policy decided."""
-        if policies.boundary is not None or session is not None or resource_policy is not None:
-            return ""
-        if reason == EXPLICIT_DENY:
-            return "with an explicit deny in an identity-based policy"
-        return f"because no identity-based policy allows the {action} action"
+
+def _why(reason: str, action: str, policies: PolicySet, session: Any, resource_policy: Any, cross_account: bool) -> str:
+    """AWS's explanation, when it is certain which kind of policy decided."""
+    if cross_account and reason != EXPLICIT_DENY and resource_policy is None:
+        return f"because no resource-based policy allows the {action} action"
+    if policies.boundary is not None or session is not None or resource_policy is not None:
+        return ""
+    if reason == EXPLICIT_DENY:
+        return "with an explicit deny in an identity-based policy"
+    return f"because no identity-based policy allows the {action} action"
 
 
 _instances: "weakref.WeakKeyDictionary[Any, IamAccess]" = weakref.WeakKeyDictionary()

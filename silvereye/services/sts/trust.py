@@ -25,7 +25,7 @@ from silvereye.services.iam import schema
 from silvereye.services.iam.access import access_for, denied
 from silvereye.services.iam.entities import arn as make_arn
 from silvereye.services.iam.entities import parse_arn
-from silvereye.services.iam.policy import MalformedPolicyDocument, parse_policy
+from silvereye.services.iam.policy import MalformedPolicyDocument, evaluate_trust, parse_policy
 
 
 def role_for(ctx: RequestContext, role_arn: str) -> Any:
@@ -97,6 +97,11 @@ def _authorize_assume_role(ctx: RequestContext, params: dict[str, Any]) -> None:
         actions.append("sts:TagSession")  # passing session tags needs its own grant
     if params.get("SourceIdentity"):
         actions.append("sts:SetSourceIdentity")
+    access = access_for(ctx.store)
+    context = access.context(ctx, extra)
     for action in actions:
-        access_for(ctx.store).authorize(ctx, action, [role_arn], resource_policy=trust,
-                                        resource_account=role.account_id, extra_context=extra)
+        # A role is assumed only if its trust policy says so, even inside its own account.
+        if not evaluate_trust(trust, principal, action, context).allowed:
+            raise denied(principal, action, role_arn)
+        access.authorize(ctx, action, [role_arn], resource_policy=trust, resource_account=role.account_id,
+                         extra_context=extra)

@@ -37,12 +37,13 @@ def trust(*aws: str, action: str | list[str] = "sts:AssumeRole") -> str:
 
 
 class Harness:
-    def __init__(self, store: Store, account: str = "acme"):
+    def __init__(self, store: Store, account: str = "acme", *, existing: bool = False):
+        """A new account (or, with ``existing``, one already in the store) to act in."""
         self.store = store
         self.resolver = StoreCredentialResolver(store)
         self.access = IamAccess(store)
         with store.write() as conn:
-            key = accounts.create(conn, account)
+            key = accounts.root_key(conn, account) if existing else accounts.create(conn, account)
         self.account_id = key.account_id
         self.root = self.principal(key.access_key_id)
 
