@@ -137,21 +137,29 @@ def _check_legacy(statements: list[dict]) -> None:
             if format_error_seen:
                 return
             for resource in resources:
-                parts = resource.split(":")
-                if resource != "*" and (("::" in resource and len(parts) < 6) or (len(parts) > 2 and parts[2] == "")):
+                parts = _arn_parts(resource)
+                if resource != "*" and (("" in parts[1:-1] and len(parts) < 6) or (len(parts) > 2 and parts[2] == "")):
                     raise _fail(LEGACY)
 
 
 # -- 6. resource formats ---------------------------------------------------------------
 
 
+_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+
+def _arn_parts(resource: str) -> list[str]:
+    """The colon-separated parts of a Resource entry; a policy variable counts as plain text."""
+    return _VARIABLE.sub("v", resource).split(":")
+
+
 def resource_format_error(resource: str) -> str | None:
     """IAM's message for a Resource entry it refuses, or None."""
     if resource == "*":
         return None
-    if ":" not in resource:
+    parts = _arn_parts(resource)
+    if len(parts) == 1:
         return f'Resource {resource} must be in ARN format or "*".'
-    parts = resource.split(":")
     partition = parts[1]
     if partition not in _PARTITIONS:
         rest = parts[2:] + ["*"] * max(0, 4 - len(parts[2:]))
