@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from silvereye.services.iam.policy import build_context, evaluate_policy
-from tests.unit.iam_policy.conftest import NOW, allow, policy, role_session, user
+from .helpers import NOW, allow, policy, role_session, user
 
 
 def holds(condition, ctx, principal=None, version="2012-10-17"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from silvereye.services.iam.policy import build_context
-from tests.unit.iam_policy.conftest import ACCOUNT, NOW, anonymous, role_session, root, user
+from .helpers import ACCOUNT, NOW, anonymous, role_session, root, user
 
 
 def ctx(principal, **kw):

@@ -12,7 +12,7 @@ from silvereye.services.iam.policy import (
     parse_policy,
     principal_matches,
 )
-from tests.unit.iam_policy.conftest import (
+from .helpers import (
     ACCOUNT,
     OTHER,
     allow,

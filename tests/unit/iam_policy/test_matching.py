@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.iam_policy.conftest import ACCOUNT, allow, allows, context, policy, role_session, user
+from .helpers import ACCOUNT, allow, allows, context, policy, role_session, user
 
 A = ACCOUNT
 
