@@ -82,6 +82,7 @@ OPERATOR_CASES = [
     ("IpAddress", "2001:db8:1234::/48", "2001:db8:9999::1", False),
     ("IpAddress", "203.0.113.0/24", "2001:db8::1", False),
     ("IpAddress", "203.0.113.0/24", "not-an-ip", False),
+    ("IpAddress", "203.0.113.0/24", "::ffff:203.0.113.7", True),  # IPv4-mapped, from a dual-stack listener
     ("NotIpAddress", "203.0.113.0/24", "198.51.100.7", True),
     ("NotIpAddress", "203.0.113.0/24", "203.0.113.7", False),
     ("NotIpAddress", ["192.0.2.0/24", "203.0.113.0/24"], "203.0.113.7", False),

@@ -142,10 +142,14 @@ def _binary(value: Any) -> bytes | None:
 
 @functools.lru_cache(maxsize=1024)
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """A request address; an IPv4-mapped IPv6 address (a dual-stack listener's view) as IPv4."""
     try:
-        return ipaddress.ip_address(value.strip())
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
