@@ -150,9 +150,13 @@ def call(server: CaptureServer, api, operation: str, **params) -> Wire:
 
 
 def send_signed(server: CaptureServer, signer: BaseSigner, method: str, path: str, *,
-                data: bytes | dict | None = None, headers: dict | None = None, params: dict | None = None) -> Wire:
+                data: bytes | dict | None = None, headers: dict | None = None, params: dict | None = None,
+                auth_path: str | None = None) -> Wire:
     """Sign a request with one of botocore's signers and send it over the wire."""
-    request = AWSRequest(method=method, url=server.url + path, data=data, headers=headers or {}, params=params or {})
+    request = AWSRequest(
+        method=method, url=server.url + path, data=data, headers=headers or {}, params=params or {},
+        auth_path=auth_path,
+    )
     signer.add_auth(request)
     URLLib3Session(verify=False).send(request.prepare())
     return server.last()

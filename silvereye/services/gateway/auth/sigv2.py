@@ -230,6 +230,8 @@ def _s3_resources(request: HttpRequest, query: dict[str, str], bucket: str | Non
     for prefix in _S3_PATH_PREFIXES:
         if path.startswith(prefix + "/"):
             paths.append(path[len(prefix):])
+    # botocore signs a bucket-level path-style request ('/b?uploads') as '/b/?uploads'.
+    paths += [p + "/" for p in paths if p.count("/") == 1 and len(p) > 1]
     subresources = []
     for item in request.query_string.split("&"):
         name, sep, value = item.partition("=")
