@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ssl
-import subprocess
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +26,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import URLLib3Session
 from botocore.parsers import ResponseParserError
 
+import pytest
+
+from silvereye.services.gateway.auth import authenticate
+from silvereye.services.gateway.errors import ServiceError
 from silvereye.services.gateway.http import BodyStream, Headers, HttpRequest
 from silvereye.services.gateway.identity import Credential, Principal, StaticCredentialResolver
 
@@ -117,14 +120,26 @@ class CaptureServer:
 
 
 def self_signed(directory: Path) -> tuple[str, str]:
-    cert, key = directory / "auth-test.crt", directory / "auth-test.key"
-    if not cert.exists():
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-             "-keyout", str(key), "-out", str(cert)],
-            check=True, capture_output=True,
-        )
-    return str(cert), str(key)
+    """A throwaway certificate for 127.0.0.1 (cryptography comes with paramiko)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cert_path, key_path = directory / "auth-test.crt", directory / "auth-test.key"
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256())
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
 
 
 # ---- clients and keys ---------------------------------------------------------------
@@ -207,3 +222,10 @@ async def drain(verifier, stream) -> bytes:
     async for data in verifier.iter_decoded(stream):
         out += data
     return bytes(out)
+
+
+def refused(request: HttpRequest, service: str, resolver, **kwargs) -> ServiceError:
+    """The error authenticate raises for this request (the test fails if it accepts it)."""
+    with pytest.raises(ServiceError) as caught:
+        authenticate(request, service=service, resolver=resolver, **kwargs)
+    return caught.value

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-from auth_capture import UTC, client, creds, fetch, presign
+from auth_capture import UTC, client, creds, fetch, presign, refused
 from botocore.auth import SigV4QueryAuth
 from conftest import ALICE, SESSION
 
 from silvereye.services.gateway.auth import authenticate, peek_scope
-from silvereye.services.gateway.errors import ServiceError
 
-
-def refused(request, service, resolver, **kwargs) -> ServiceError:
-    with pytest.raises(ServiceError) as caught:
-        authenticate(request, service=service, resolver=resolver, **kwargs)
-    return caught.value
 
 
 def test_a_presigned_get_works_until_it_expires(server, resolver):

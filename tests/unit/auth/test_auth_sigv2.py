@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-from auth_capture import UTC, call, client, creds, fetch, send_signed
+from auth_capture import UTC, call, client, creds, fetch, refused, send_signed
 from botocore.auth import HmacV1Auth
 from conftest import ALICE, SESSION, STALE
 
 from silvereye.services.gateway.auth import authenticate, peek_scope
-from silvereye.services.gateway.errors import ServiceError
 
-
-def refused(request, service, resolver, **kwargs) -> ServiceError:
-    with pytest.raises(ServiceError) as caught:
-        authenticate(request, service=service, resolver=resolver, **kwargs)
-    return caught.value
 
 
 def v2_call(server, name, operation, key=ALICE, token=None, path="", **params):

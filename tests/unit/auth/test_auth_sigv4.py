@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from auth_capture import UTC, call, client, creds, send_signed
+from auth_capture import UTC, call, client, creds, refused, send_signed
 from botocore import UNSIGNED
 from botocore.auth import SigV4Auth
 from conftest import ALICE, RETIRED, SESSION, STALE
 
 from silvereye.services.gateway.auth import authenticate, peek_scope
-from silvereye.services.gateway.errors import ServiceError
 from silvereye.services.gateway.identity import ANONYMOUS
 
 # botocore client name -> (service name the router passes, an operation that takes no arguments)
@@ -33,11 +32,6 @@ def signed_call(server, name, key=ALICE, token=None, region="us-east-1", **confi
     wire = call(server, client(name, server.url, key[0], key[1], token, region=region, **config), operation)
     return service, wire.request()
 
-
-def refused(request, service, resolver, **kwargs) -> ServiceError:
-    with pytest.raises(ServiceError) as caught:
-        authenticate(request, service=service, resolver=resolver, **kwargs)
-    return caught.value
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

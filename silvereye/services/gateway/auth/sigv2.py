@@ -141,8 +141,8 @@ def is_s3_header_v2(request: HttpRequest) -> bool:
 
 
 def is_s3_query_v2(request: HttpRequest) -> bool:
-    query = request.query_string
-    return "Signature=" in query and "AWSAccessKeyId=" in query
+    query = "&" + request.query_string
+    return "&Signature=" in query and "&AWSAccessKeyId=" in query
 
 
 def verify_s3(

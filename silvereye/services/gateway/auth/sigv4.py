@@ -97,7 +97,8 @@ def is_header_v4(request: HttpRequest) -> bool:
 
 
 def is_query_v4(request: HttpRequest) -> bool:
-    return "X-Amz-Algorithm=" in request.query_string or "X-Amz-Credential=" in request.query_string
+    query = "&" + request.query_string
+    return "&X-Amz-Algorithm=" in query or "&X-Amz-Credential=" in query
 
 
 def peek_scope(request: HttpRequest) -> Scope | None:
