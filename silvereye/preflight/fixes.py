@@ -62,8 +62,13 @@ def fix_ip_forwarding(ctx: Context) -> list[str]:
 
 
 def hosts_with_name(text: str, name: str, addr: ipaddress.IPv4Address) -> str:
-    """/etc/hosts with ``name`` taken off loopback lines and mapped to ``addr``."""
-    names = [name] + ([name.split(".")[0]] if "." in name else [])
+    """/etc/hosts with the host's names (short and fully qualified) moved off loopback lines onto ``addr``."""
+    short = name.split(".")[0]
+
+    def ours(token: str) -> bool:
+        return token in (name, short) or token.startswith(short + ".")
+
+    moved: list[str] = [name] if "." in name else []
     out = []
     for line in text.splitlines():
         body = line.split("#", 1)[0].split()
@@ -71,14 +76,16 @@ def hosts_with_name(text: str, name: str, addr: ipaddress.IPv4Address) -> str:
             loopback = bool(body) and ipaddress.ip_address(body[0]).is_loopback
         except ValueError:
             loopback = False
-        if loopback and any(n in body[1:] for n in names):
-            kept = [t for t in body[1:] if t not in names]
+        if loopback and any(ours(t) for t in body[1:]):
+            moved += [t for t in body[1:] if ours(t) and t not in moved]
+            kept = [t for t in body[1:] if not ours(t)]
             if not kept:
                 continue
             line = "\t".join([body[0]] + kept)
         out.append(line)
+    names = sorted(set(moved) | {short}, key=lambda t: (-t.count("."), t))  # canonical (longest) name first
     if not any(ln.split("#", 1)[0].split()[:1] == [str(addr)] and name in ln.split() for ln in out):
-        out.append("\t".join([str(addr)] + names))
+        out.append("\t".join([str(addr), " ".join(names)]))
     return "\n".join(out) + "\n"
 
 

@@ -134,12 +134,15 @@ def _open_host(opts: Options, target: str | None) -> Host:
     return DictHost(opts.facts, fallback=ssh) if opts.facts is not None else ssh
 
 
-def check_host(opts: Options, target: str | None, reporter: Reporter) -> HostReport:
+def check_host(
+    opts: Options, target: str | None, reporter: Reporter, open_host: Callable[[Options, str | None], Host] = _open_host
+) -> HostReport:
+    """Run the role's checks on one host (and --fix, then again); a host that cannot be reached is one error line."""
     name = str(parse_target(target)) if target else "localhost"
     reporter.host_start(name)
     report = HostReport(name)
     try:
-        with _open_host(opts, target) as host:
+        with open_host(opts, target) as host:
             checks = checks_for(opts.role)
             ctx = Context(host, opts.cfg, opts.role, opts.interface, opts.kvm_prober)
             report.findings = run_checks(ctx, checks, opts.ignore, reporter)
@@ -156,13 +159,15 @@ def check_host(opts: Options, target: str | None, reporter: Reporter) -> HostRep
     return report
 
 
-def preflight(opts: Options, reporter: Reporter) -> list[HostReport]:
+def preflight(
+    opts: Options, reporter: Reporter, open_host: Callable[[Options, str | None], Host] = _open_host
+) -> list[HostReport]:
     """Check every host (the local one when none is named); one host's trouble never stops the others."""
     if opts.fix and opts.facts is not None:
         raise SilvereyeError("--fix changes a real host; it cannot be combined with --facts")
     for target in opts.hosts:
         parse_target(target)  # a typo is reported before any host is contacted
     targets: list[str | None] = list(opts.hosts) or [None]
-    reports = [check_host(opts, t, reporter) for t in targets]
+    reports = [check_host(opts, t, reporter, open_host) for t in targets]
     reporter.finish(reports, opts.role)
     return reports
