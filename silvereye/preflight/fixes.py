@@ -14,7 +14,7 @@ import time
 from typing import Callable
 
 from silvereye.errors import SilvereyeError
-from silvereye.preflight.checks.interface import _first_ipv4
+from silvereye.preflight.checks.interface import first_address
 from silvereye.preflight.checks.virt import kvm_module_name
 from silvereye.preflight.model import Context
 
@@ -92,7 +92,7 @@ def hosts_with_name(text: str, name: str, addr: ipaddress.IPv4Address) -> str:
 def fix_hostname(ctx: Context) -> list[str]:
     name = ctx.facts.hostname
     dev = ctx.facts.primary_interface
-    addr = _first_ipv4(ctx, dev) if dev else None
+    addr = first_address(ctx, dev) if dev else None
     if not name or addr is None:
         raise FixFailed("no hostname or no address on the primary interface to map it to")
     before = ctx.host.read_file("/etc/hosts") or ""

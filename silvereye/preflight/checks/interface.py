@@ -25,7 +25,7 @@ def default_route(ctx: Context) -> Result:
     return fail("no default route, so there is no outside interface: instances cannot reach the outside", f"{remedy}, or {PICK_ANOTHER}")
 
 
-def _first_ipv4(ctx: Context, dev: str) -> Address | None:
+def first_address(ctx: Context, dev: str) -> Address | None:
     addrs = ctx.facts.addresses(dev)
     return addrs[0] if addrs else None
 
@@ -46,7 +46,7 @@ def primary_interface(ctx: Context) -> Result:
             f"{dev} appears to be in septic shock: no carrier. I recommend against resuscitation",
             f"plug in a cable, or {PICK_ANOTHER}",
         )
-    addr = _first_ipv4(ctx, dev)
+    addr = first_address(ctx, dev)
     if addr is None:
         return fail(f"{dev} is up but has no IPv4 address", f"give {dev} an address (static or DHCP), or {PICK_ANOTHER}")
     return ok(f"{dev} is up with carrier, {addr.interface}")
@@ -90,7 +90,7 @@ def networkmanager(ctx: Context) -> Result:
 @check("address-static", "a static address", API_ROLES)
 def address_static(ctx: Context) -> Result:
     dev = ctx.facts.primary_interface
-    addr = _first_ipv4(ctx, dev) if dev else None
+    addr = first_address(ctx, dev) if dev else None
     if addr is None:
         return note("not checked: the primary interface has no IPv4 address")
     if addr.dynamic:
@@ -160,7 +160,7 @@ def hostname_resolves(ctx: Context) -> Result:
     if not name:
         return note("not checked: the host has no hostname")
     dev = ctx.facts.primary_interface
-    addr = _first_ipv4(ctx, dev) if dev else None
+    addr = first_address(ctx, dev) if dev else None
     remedy = f"add '{addr.ip} {name}' to /etc/hosts" if addr else f"make {name} resolve to the host's address in /etc/hosts or DNS"
     # A cloud-in-a-box reaches itself by address; a frontend and its nodes find each other by name.
     problem = warn if ctx.role == Role.ciab else fail
@@ -207,7 +207,7 @@ def proxy_variables(ctx: Context) -> Result:
     if not proxies:
         return ok("no proxy variables are set")
     dev = ctx.facts.primary_interface
-    addr = _first_ipv4(ctx, dev) if dev else None
+    addr = first_address(ctx, dev) if dev else None
     must = ["localhost", "127.0.0.1"] + ([str(addr.ip)] if addr else []) + [f"s3.{ctx.cfg.dns_domain}"]
     missing = [h for h in must if not _bypassed(h, no_proxy)]
     if not missing:
