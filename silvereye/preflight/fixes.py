@@ -91,8 +91,7 @@ def hosts_with_name(text: str, name: str, addr: ipaddress.IPv4Address) -> str:
 
 def fix_hostname(ctx: Context) -> list[str]:
     name = ctx.facts.hostname
-    dev = ctx.facts.primary_interface
-    addr = first_address(ctx, dev) if dev else None
+    addr = first_address(ctx)
     if not name or addr is None:
         raise FixFailed("no hostname or no address on the primary interface to map it to")
     before = ctx.host.read_file("/etc/hosts") or ""

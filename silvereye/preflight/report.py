@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from silvereye.preflight.model import Check, Finding, Role, Status
-from silvereye.preflight.runner import IGNORE_ALL, HostReport
+from silvereye.preflight.runner import IGNORE_ALL, HostReport, Reporter
 
 LINE_WIDTH = 56
 STYLE = {Status.ok: "bold green", Status.note: "bold cyan", Status.warn: "bold yellow", Status.fail: "bold red"}
@@ -35,7 +35,7 @@ def summary_line(report: HostReport) -> str:
     return f"{report.host}: {_plural(len(report.findings), 'check')}: {', '.join(parts)}"
 
 
-class TextReporter:
+class TextReporter(Reporter):
     def __init__(self, file: TextIO | None = None, *, multiple_hosts: bool = False):
         self.console = Console(file=file, highlight=False, soft_wrap=True)
         self.multiple = multiple_hosts
@@ -92,19 +92,11 @@ class TextReporter:
             self._out(f"This host cannot run {what} until the failures above are fixed.")
 
 
-class JsonReporter:
+class JsonReporter(Reporter):
     """Silent while checks run; prints one document at the end."""
 
     def __init__(self, file: TextIO | None = None):
         self.file = file
-
-    def host_start(self, name: str) -> None: ...
-    def check_start(self, check: Check) -> None: ...
-    def check_done(self, finding: Finding) -> None: ...
-    def fixes_start(self) -> None: ...
-    def fix_done(self, check_id: str, change: str, ok: bool) -> None: ...
-    def recheck_start(self) -> None: ...
-    def host_done(self, report: HostReport) -> None: ...
 
     def finish(self, reports: list[HostReport], role: Role) -> None:
         doc = {"role": role.value, "failed": any(r.failed for r in reports), "hosts": [r.to_dict() for r in reports]}

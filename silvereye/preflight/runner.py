@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from silvereye.config import Config
 from silvereye.errors import SilvereyeError
@@ -47,15 +47,32 @@ def apply_ignore(finding: Finding, ignore: set[str]) -> Finding:
     return finding
 
 
-class Reporter(Protocol):
-    def host_start(self, name: str) -> None: ...
-    def check_start(self, check: Check) -> None: ...
-    def check_done(self, finding: Finding) -> None: ...
-    def fixes_start(self) -> None: ...
-    def fix_done(self, check_id: str, change: str, ok: bool) -> None: ...
-    def recheck_start(self) -> None: ...
-    def host_done(self, report: "HostReport") -> None: ...
-    def finish(self, reports: list["HostReport"], role: Role) -> None: ...
+class Reporter:
+    """What the runner tells as it goes; every hook is optional (the JSON reporter only uses finish)."""
+
+    def host_start(self, name: str) -> None:
+        pass
+
+    def check_start(self, check: Check) -> None:
+        pass
+
+    def check_done(self, finding: Finding) -> None:
+        pass
+
+    def fixes_start(self) -> None:
+        pass
+
+    def fix_done(self, check_id: str, change: str, ok: bool) -> None:
+        pass
+
+    def recheck_start(self) -> None:
+        pass
+
+    def host_done(self, report: "HostReport") -> None:
+        pass
+
+    def finish(self, reports: list["HostReport"], role: Role) -> None:
+        pass
 
 
 def run_checks(ctx: Context, checks: list[Check], ignore: set[str], reporter: Reporter) -> list[Finding]:

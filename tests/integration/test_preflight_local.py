@@ -22,16 +22,11 @@ import yaml
 from silvereye.preflight.model import REGISTRY
 from silvereye.preflight.roles import Role
 from silvereye.preflight.runner import checks_for
+from tests.fixtures.sshd import free_port
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -25,8 +25,10 @@ def default_route(ctx: Context) -> Result:
     return fail("no default route, so there is no outside interface: instances cannot reach the outside", f"{remedy}, or {PICK_ANOTHER}")
 
 
-def first_address(ctx: Context, dev: str) -> Address | None:
-    addrs = ctx.facts.addresses(dev)
+def first_address(ctx: Context, dev: str | None = None) -> Address | None:
+    """The first IPv4 address of ``dev`` (default: the primary interface), the one the cloud announces."""
+    dev = dev or ctx.facts.primary_interface
+    addrs = ctx.facts.addresses(dev) if dev else None
     return addrs[0] if addrs else None
 
 
@@ -89,16 +91,16 @@ def networkmanager(ctx: Context) -> Result:
 
 @check("address-static", "a static address", API_ROLES)
 def address_static(ctx: Context) -> Result:
-    dev = ctx.facts.primary_interface
-    addr = first_address(ctx, dev) if dev else None
+    addr = first_address(ctx)
     if addr is None:
         return note("not checked: the primary interface has no IPv4 address")
-    if addr.dynamic:
-        return warn(
-            f"{addr.interface} on {dev} came from DHCP: when the lease changes, clients and nodes lose the cloud's address",
-            f"give {dev} a static address, or a DHCP reservation for its MAC address",
-        )
-    return ok(f"{addr.interface} on {dev} is static")
+    where = f"{addr.interface} on {addr.dev}"
+    if not addr.dynamic:
+        return ok(f"{where} is static")
+    return warn(
+        f"{where} came from DHCP: when the lease changes, clients and nodes lose the cloud's address",
+        f"give {addr.dev} a static address, or a DHCP reservation for its MAC address",
+    )
 
 
 @check("single-address", "a single IPv4 address", API_ROLES)
@@ -159,8 +161,7 @@ def hostname_resolves(ctx: Context) -> Result:
     name = ctx.facts.hostname
     if not name:
         return note("not checked: the host has no hostname")
-    dev = ctx.facts.primary_interface
-    addr = first_address(ctx, dev) if dev else None
+    addr = first_address(ctx)
     remedy = f"add '{addr.ip} {name}' to /etc/hosts" if addr else f"make {name} resolve to the host's address in /etc/hosts or DNS"
     # A cloud-in-a-box reaches itself by address; a frontend and its nodes find each other by name.
     problem = warn if ctx.role == Role.ciab else fail
@@ -206,8 +207,7 @@ def proxy_variables(ctx: Context) -> Result:
         no_proxy += (lower.get("no_proxy") or "").split(",")
     if not proxies:
         return ok("no proxy variables are set")
-    dev = ctx.facts.primary_interface
-    addr = first_address(ctx, dev) if dev else None
+    addr = first_address(ctx)
     must = ["localhost", "127.0.0.1"] + ([str(addr.ip)] if addr else []) + [f"s3.{ctx.cfg.dns_domain}"]
     missing = [h for h in must if not _bypassed(h, no_proxy)]
     if not missing:

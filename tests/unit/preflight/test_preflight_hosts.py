@@ -118,3 +118,14 @@ def test_facts_of_this_machine_are_sane():
     assert f.which("sh") and f.which("no-such-program-preflight") is None
     free, mount = f.disk_free("/definitely/not/here/yet")
     assert free > 0 and mount == "/"
+
+
+def test_every_package_preflight_names_is_one_the_installer_installs():
+    from silvereye.laydown import packages
+    from silvereye.preflight import programs
+
+    for family in ("debian", "el"):
+        installed = {p for comp in packages.COMPONENTS.values() for p in comp[family]}
+        for role_programs in list(programs.REQUIRED.values()) + list(programs.OPTIONAL.values()):
+            for prog in role_programs:
+                assert programs.package_for(prog, family) in installed, (family, prog.label)
