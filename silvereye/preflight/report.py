@@ -39,15 +39,19 @@ class TextReporter(Reporter):
     def __init__(self, file: TextIO | None = None, *, multiple_hosts: bool = False):
         self.console = Console(file=file, highlight=False, soft_wrap=True)
         self.multiple = multiple_hosts
+        self.header: str | None = None
 
     def _out(self, text: str, **kw) -> None:
         self.console.print(text, **kw)
 
     def host_start(self, name: str) -> None:
-        if self.multiple or name != "localhost":
-            self._out(f"\n[bold]== {escape(name)} ==[/bold]")
+        # The header waits for the first check: a host that cannot be reached is its error line alone.
+        self.header = f"\n[bold]== {escape(name)} ==[/bold]" if self.multiple or name != "localhost" else None
 
     def check_start(self, check: Check) -> None:
+        if self.header:
+            self._out(self.header)
+            self.header = None
         label = f"Checking for {check.title} "
         self._out(escape(label.ljust(LINE_WIDTH, ".")) + " : ", end="")
 

@@ -11,6 +11,7 @@ changed is refused with one line saying how to clear the old key.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import select
@@ -24,6 +25,11 @@ from typing import Sequence
 import paramiko
 
 from silvereye.preflight.host import RC_TIMEOUT, SEARCH_PATH, CommandResult, Host, HostError, PathStat
+
+# paramiko logs a transport thread's failures with a traceback; the one line we raise says it all.
+_log = logging.getLogger("paramiko")
+_log.addHandler(logging.NullHandler())
+_log.propagate = False
 
 _TARGET = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9._-]+))(?::(?P<port>\d{1,5}))?$")
 

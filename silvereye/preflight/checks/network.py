@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import posixpath
+import re
 import xml.etree.ElementTree as ET
 from typing import Any, Iterator
 
@@ -134,19 +135,43 @@ def firewall(ctx: Context) -> Result:
 # -- DHCP and libvirt's default network ------------------------------------
 
 
+def _dhcp_sockets(ctx: Context) -> list[tuple[str, str, str]] | None:
+    """(address, device, owner) of every udp/67 socket as ss shows it, or None when ss cannot tell.
+
+    ss shows what /proc/net/udp cannot: a DHCP server must bind the wildcard
+    address to hear broadcasts, and dnsmasq (libvirt's included) then pins the
+    socket to its own bridge with SO_BINDTODEVICE, shown as ``0.0.0.0%virbr0``.
+    """
+    r = ctx.host.run(["ss", "-Hlunp", "sport = :67"])
+    if not r.ok:
+        return None
+    out = []
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        addr = parts[3].rpartition(":")[0]
+        addr, _, dev = addr.partition("%")
+        owner = re.search(r'users:\(\("([^"]+)",pid=(\d+)', line)
+        out.append((addr, dev, f"{owner.group(1)} (pid {owner.group(2)})" if owner else "a program"))
+    return out
+
+
 @check("dhcp-server", "a competing DHCP server", VIRT_ROLES)
 def dhcp_server(ctx: Context) -> Result:
-    servers = [lst for lst in ctx.facts.listeners if lst.proto == "udp" and lst.port == 67]
-    wild = [lst for lst in servers if lst.wildcard]
-    if wild:
-        owner = ctx.facts.listener_owner(wild[0])
-        return warn(
-            f"a DHCP server{' (' + owner + ')' if owner else ''} listens on {wild[0]} on every interface: it may answer the instances' requests, or keep libvirt's dnsmasq from starting",
-            "stop it, or make it listen only on its own interface",
-        )
-    if servers:
-        return ok("DHCP servers bound to their own addresses only: " + ", ".join(str(s) for s in servers))
-    return ok("nothing listens on udp/67")
+    if not any(lst.proto == "udp" and lst.port == 67 for lst in ctx.facts.listeners):
+        return ok("nothing listens on udp/67")
+    remedy = "stop it, or make it listen only on its own interface"
+    sockets = _dhcp_sockets(ctx)
+    if sockets is None:
+        wild = next((lst for lst in ctx.facts.listeners if lst.proto == "udp" and lst.port == 67 and lst.wildcard), None)
+        if wild is not None:
+            return warn(f"a DHCP server listens on {wild} and ss cannot tell which interfaces it serves: it may answer the instances' requests", remedy)
+        return ok("DHCP servers are bound to their own addresses only")
+    for addr, dev, owner in sockets:
+        if addr in ("0.0.0.0", "*", "[::]") and not dev:
+            return warn(f"{owner} serves DHCP on every interface (udp/67 on {addr}): it may answer the instances' requests, or keep libvirt's dnsmasq from starting", remedy)
+    return ok("DHCP servers are pinned to their own interfaces: " + ", ".join(f"{owner} on {dev or addr}" for addr, dev, owner in sockets))
 
 
 def default_network(ctx: Context) -> tuple[ipaddress.IPv4Network | None, str, bool, bool] | None:

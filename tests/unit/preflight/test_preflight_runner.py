@@ -122,7 +122,7 @@ def test_an_unreachable_host_is_one_line_and_the_others_are_still_checked(health
     err = HostError("root@node9:22: cannot connect (Connection refused); is sshd running and the port right?")
     reports, text = run({"root@node9": err, "root@node1": healthy})
     assert [r.failed for r in reports] == [True, False]
-    assert "error: root@node9:22: cannot connect (Connection refused); is sshd running and the port right?" in text
+    assert text.startswith("error: root@node9:22: cannot connect (Connection refused); is sshd running and the port right?\n")
     assert "== root@node1:22 ==" in text
     assert "2 hosts checked: 1 ready, 1 not." in text
 
