@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -72,11 +73,17 @@ class LocalHost(Host):
             with os.fdopen(fd, "w") as f:
                 f.write(text)
             os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
+            try:
+                os.replace(tmp, path)
+            except OSError as e:
+                if e.errno != errno.EBUSY:
+                    raise
+                # A bind-mounted file (/etc/hosts in a container) cannot be renamed over: write it in place.
+                with open(path, "w") as f:
+                    f.write(text)
+        finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-            raise
 
     def put_file(self, local: Path, path: str) -> None:
         shutil.copyfile(local, path)

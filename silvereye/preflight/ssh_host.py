@@ -237,7 +237,13 @@ class SSHHost(Host):
         with sftp.open(tmp, "w") as f:
             f.write(text.encode())
         sftp.chmod(tmp, mode)
-        sftp.posix_rename(tmp, path)
+        try:
+            sftp.posix_rename(tmp, path)
+        except OSError:
+            # SFTP reports no errno; a bind-mounted target (/etc/hosts in a container) is the usual cause.
+            sftp.remove(tmp)
+            with sftp.open(path, "w") as f:
+                f.write(text.encode())
 
     def put_file(self, local: Path, path: str) -> None:
         self._sftp_client().put(str(local), path)
