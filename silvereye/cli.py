@@ -18,6 +18,7 @@ import typer
 from silvereye import __version__
 from silvereye import config as config_mod
 from silvereye.errors import SilvereyeError
+from silvereye.preflight.roles import Role
 
 app = typer.Typer(
     name="silvereye",
@@ -48,6 +49,33 @@ def _root(
     ] = False,
 ) -> None:
     """A private, AWS-compatible cloud that fits in one box."""
+
+
+# ---------------------------------------------------------------------------
+# preflight
+# ---------------------------------------------------------------------------
+
+
+@app.command()
+def preflight(
+    role: Annotated[Role, typer.Option(help="What the host will be: cloud-in-a-box, frontend or node controller.", case_sensitive=False)] = Role.ciab,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Check ids (comma-separated, or 'all') whose failures become warnings.")] = None,
+    fix: Annotated[bool, typer.Option("--fix", help="Apply the safe remedies, print each change, then check again.")] = False,
+    host: Annotated[Optional[list[str]], typer.Option("--host", help="Check [USER@]HOST[:PORT] over SSH instead of this host (repeatable).")] = None,
+    ssh_key: Annotated[Optional[Path], typer.Option("--ssh-key", help="Private key for --host (default: ssh-agent and ~/.ssh/id_*).")] = None,
+    interface: Annotated[Optional[str], typer.Option("--interface", help="Outside interface to check (default: the default route's).")] = None,
+    facts: Annotated[Optional[Path], typer.Option("--facts", hidden=True, help="JSON facts that override what is read from the host.")] = None,
+) -> None:
+    """Check that this host (or --host hosts) can run silvereye; exit 1 if a check fails."""
+    from silvereye.preflight import command
+
+    code = command.run(
+        role=role, config=config, as_json=as_json, ignore=ignore, fix=fix,
+        hosts=host, ssh_key=ssh_key, interface=interface, facts=facts,
+    )  # fmt: skip
+    raise typer.Exit(code)
 
 
 # ---------------------------------------------------------------------------

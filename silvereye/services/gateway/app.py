@@ -156,7 +156,9 @@ class Gateway:
         """Authenticate, parse and authorize; returns (operation model, params, serializer)."""
         svc = route.service
         request = ctx.request
-        result = auth.authenticate(request, service=svc.name, resolver=self.resolver, skew_seconds=self.skew)
+        result = auth.authenticate(
+            request, service=svc.name, resolver=self.resolver, skew_seconds=self.skew, virtual_host_bucket=route.vhost_bucket
+        )
         ctx.principal = result.principal
         ctx.auth_type = result.auth_type
         ctx.region = result.region
@@ -170,8 +172,6 @@ class Gateway:
             op_model, params = parser.parse(request)
         ctx.operation = op_model.name
         ctx.extras["operation_model"] = op_model
-        if not result.principal.is_anonymous and result.access_key_id:
-            self.resolver.record_use(result.access_key_id, svc.signing_name, result.region)
         self._authorize(ctx, svc, op_model.name, params)
         return op_model, params, serializer_for(svc.model, protocol)
 
