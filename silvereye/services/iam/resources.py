@@ -87,7 +87,7 @@ def iam_authorize(ctx: RequestContext, operation: str, params: dict[str, Any]) -
     """The IAM service's authorizer: refuse GetSessionToken credentials, then ask the policies."""
     principal = ctx.principal
     if principal.kind in ("user", "root") and principal.access_key_id.startswith("ASIA") and not principal.mfa:
-        raise ServiceError("InvalidClientTokenId", "The security token included in the request is invalid", 403)
+        raise ServiceError("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
     if operation == "ChangePassword" and _users_may_change_password(ctx):
         return
     access_for(ctx.store).authorize(ctx, f"iam:{operation}", iam_resources(ctx, operation, params))
