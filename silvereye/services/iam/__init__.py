@@ -22,6 +22,7 @@ from silvereye.services.iam import (
     access_keys,
     account,
     attachments,
+    authorization_details,
     groups,
     inline_policies,
     instance_profiles,
@@ -91,8 +92,8 @@ SERVICE = Service(
     iam_prefix="iam",
     euca_path="/services/Euare",
     handlers=collect_handlers(
-        "iam", access_keys, account, attachments, groups, inline_policies, instance_profiles, login_profiles,
-        managed_policies, roles, server_certificates, users,
+        "iam", access_keys, account, attachments, authorization_details, groups, inline_policies,
+        instance_profiles, login_profiles, managed_policies, roles, server_certificates, users,
     ),
     resources=iam_resources,
     authorize=iam_authorize,
