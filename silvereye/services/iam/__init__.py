@@ -73,8 +73,11 @@ def _startup(gateway: Any) -> None:
     from silvereye.services.iam.aws_managed import sync_aws_managed_policies
 
     store = gateway.store
-    with store.write() as conn:
-        sync_aws_managed_policies(conn)
+    try:
+        with store.write() as conn:
+            sync_aws_managed_policies(conn)
+    except sa.exc.IntegrityError:  # another frontend of a shared database did it at the same moment
+        log.info("AWS managed policies were brought up to date by another frontend")
     key = ensure_admin(store)
     if key is not None:
         path = cli_accounts.write_credentials_file(gateway.config, key)
