@@ -41,11 +41,14 @@ def to_http_request(prepared) -> HttpRequest:
         body = body.encode("utf-8")
     elif not isinstance(body, (bytes, bytearray)):
         body = body.read()
+    headers = Headers([(k, v if isinstance(v, str) else v.decode("latin-1")) for k, v in prepared.headers.items()])
+    if "host" not in headers:
+        headers.add("Host", split.netloc)  # the HTTP library adds it when sending
     return HttpRequest(
         method=prepared.method,
         raw_path=split.path or "/",
         query_string=split.query,
-        headers=Headers([(k, v if isinstance(v, str) else v.decode("latin-1")) for k, v in prepared.headers.items()]),
+        headers=headers,
         body=bytes(body),
     )
 

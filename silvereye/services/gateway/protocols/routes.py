@@ -9,8 +9,11 @@ it -- plus literal query keys that must be present (``?uploads``,
 UploadPartCopy); the required query and header members (``uploadId``,
 ``x-amz-copy-source``) tell them apart, so candidates are ranked by:
 
-1. literal query keys matched (more is more specific),
-2. whether all required query/header members are present, and how many,
+1. literal query keys and required query members (all must be present;
+   more is more specific: UploadPart's ``uploadId`` beats PutObject),
+2. whether all required header members are present, and how many
+   (CopyObject's ``x-amz-copy-source``; a missing one does not exclude the
+   route, so the validator can name it),
 3. literal path characters, then non-greedy over greedy,
 4. non-deprecated over deprecated (GetBucketLifecycle vs ...Configuration).
 
@@ -50,19 +53,19 @@ class Route:
         return {label: unquote(match.group(group)) for group, label in self.labels.items()}
 
     def matches_query(self, query: dict[str, list[str]]) -> bool:
+        """Literal query keys (``?uploads``, ``?list-type=2``) and required query members must be there."""
         for key, wanted in self.literal_query.items():
             if key not in query:
                 return False
             if wanted is not None and wanted not in query[key]:
                 return False
-        return True
+        return all(key in query for key in self.required_query)
 
     def rank(self, query: dict[str, list[str]], headers) -> tuple:
-        present = sum(1 for k in self.required_query if k in query) + sum(
-            1 for h in self.required_headers if headers.get(h) is not None
-        )
-        complete = present == len(self.required_query) + len(self.required_headers)
-        return (len(self.literal_query), complete, present, self.literal_chars, not self.greedy, not self.deprecated)
+        present = sum(1 for h in self.required_headers if headers.get(h) is not None)
+        complete = present == len(self.required_headers)
+        specific = len(self.literal_query) + len(self.required_query)
+        return (specific, complete, present, self.literal_chars, not self.greedy, not self.deprecated)
 
 
 def compile_template(template: str) -> tuple[re.Pattern, dict[str, str], dict[str, str | None], int, bool]:
