@@ -72,3 +72,43 @@ def pytest_generate_tests(metafunc):
         if fixture in metafunc.fixturenames:
             cases = load_cases(vectors_dir(), kind)
             metafunc.parametrize(fixture, cases, ids=[c.id for c in cases])
+
+
+_TALLY: dict[tuple[str, str], dict[str, int]] = {}
+_COLUMNS = {
+    "test_input_vector": "input",
+    "test_input_vector_as_the_spec_writes_it": "input, spec form",
+    "test_output_vector": "output",
+}
+
+
+import pytest  # noqa: E402  (hooks below need it; the fetch above does not)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Count vector outcomes per protocol, for the summary at the end of the run."""
+    outcome = yield
+    report = outcome.get_result()
+    column = _COLUMNS.get(getattr(item, "originalname", ""))
+    if column is None or report.when != "call":
+        return
+    case = item.callspec.params.get("input_case") or item.callspec.params.get("output_case")
+    counts = _TALLY.setdefault((case.protocol, column), {"passed": 0, "failed": 0, "skipped": 0})
+    counts[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _TALLY:
+        return
+    write = terminalreporter.write_line
+    write("")
+    write(f"botocore {VERSION} protocol vectors (passed / failed / ignored):")
+    protocols = sorted({p for p, _ in _TALLY})
+    write(f"  {'protocol':<20}" + "".join(f"{c:>22}" for c in _COLUMNS.values()))
+    for protocol in protocols:
+        cells = []
+        for column in _COLUMNS.values():
+            c = _TALLY.get((protocol, column))
+            cells.append(f"{c['passed']} / {c['failed']} / {c['skipped']}" if c else "-")
+        write(f"  {protocol:<20}" + "".join(f"{cell:>22}" for cell in cells))

@@ -1,7 +1,7 @@
 """EC2's dialect of the Query protocol.
 
 Three differences from Query, each a small override: members are sent under
-their ``queryName`` or capitalised ``locationName`` and lists are plain
+their ``queryName`` or capitalised ``locationName`` (or name) and lists are plain
 ``Name.1``, ``Name.2`` (:class:`EC2RequestParser`); responses carry
 ``<requestId>`` directly under the root instead of ``ResponseMetadata``, and
 timestamps always have milliseconds as EC2 writes them; errors use the
@@ -29,8 +29,10 @@ class EC2RequestParser(QueryRequestParser):
     def unknown_action(self, action: str) -> ServiceError:
         return ServiceError("InvalidAction", f"The action {action} is not valid for this web service.", 400)
 
-    def member_key(self, member_shape, member_name: str) -> str:
-        return ec2_query_name(member_shape, member_name)
+    def member_keys(self, member_shape, member_name: str) -> tuple[str, ...]:
+        # botocore sends a member without locationName under its own name;
+        # the EC2 protocol (and other SDKs) capitalise it.
+        return (ec2_query_name(member_shape, member_name), member_name[:1].upper() + member_name[1:])
 
     def list_items(self, shape, node):
         return node.numbered()

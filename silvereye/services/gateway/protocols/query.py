@@ -85,19 +85,20 @@ class QueryRequestParser(RequestParser):
         version = self.service_model.metadata.get("apiVersion", "")
         return ServiceError("InvalidAction", f"Could not find operation {action} for version {version}", 400)
 
-    def member_key(self, member_shape, member_name: str) -> str:
-        """The key a structure member is sent under (same rule as the XML element name)."""
-        return member_xml_name(member_shape, member_name)
+    def member_keys(self, member_shape, member_name: str) -> tuple[str, ...]:
+        """Keys a structure member may be sent under, the standard one first.
+
+        botocore names a flattened list's items by the item's locationName,
+        Smithy by the member's: accept both.
+        """
+        return (member_xml_name(member_shape, member_name), flattened_item_name(member_shape) or "")
 
     # -- shapes ----------------------------------------------------------------
 
     def _parse_structure(self, shape, node: ParamNode, path):
         parsed = {}
         for name, member in shape.members.items():
-            child = node.children.get(self.member_key(member, name))
-            if child is None:
-                # botocore names a flattened list's items by the item's locationName.
-                child = node.children.get(flattened_item_name(member) or "")
+            child = next((node.children[k] for k in self.member_keys(member, name) if k in node.children), None)
             if child is not None:
                 parsed[name] = self._value(member, child, path + (Step(name, member),))
         return parsed

@@ -214,7 +214,7 @@ class XmlReader:
                 if value is not None:
                     parsed[name] = self.read(member, _Text(value), step)
                 continue
-            nodes = children.get(member_xml_name(member, name)) or children.get(flattened_item_name(member) or "")
+            nodes = next((children[k] for k in _element_names(member, name) if k in children), None)
             if not nodes:
                 continue
             flattened = member.serialization.get("flattened") and member.type_name in ("list", "map")
@@ -281,6 +281,16 @@ class XmlReader:
 
     def _parse_blob(self, shape, node, path):
         return self._scalar(shape, node, path, lambda t: values.b64decode("".join(t.split())), "base64 data")
+
+
+def _element_names(member_shape, member_name: str) -> tuple[str, ...]:
+    """Elements a member may arrive as: its standard name first, then names other clients use.
+
+    botocore names a flattened list's items by the item's locationName, and
+    writes a nested structure under its shape's locationName; Smithy uses the
+    member's name for both.
+    """
+    return (member_xml_name(member_shape, member_name), flattened_item_name(member_shape) or "", member_name)
 
 
 class _Text:
