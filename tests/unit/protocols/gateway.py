@@ -12,9 +12,13 @@ This is the round trip an SDK user makes, minus sockets.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import copy
+import functools
 import io
 import json
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +75,27 @@ def body_bytes(body) -> bytes:
     return asyncio.run(drain())
 
 
+_MODEL_COPIES = Path(tempfile.mkdtemp(prefix="codecs-models-"))
+atexit.register(shutil.rmtree, _MODEL_COPIES, True)
+
+
+@functools.lru_cache(maxsize=None)
+def _session(service: str, protocol: str | None) -> botocore.session.Session:
+    """One botocore session per (service, forced protocol): it caches the loaded models."""
+    session = botocore.session.Session()
+    if protocol is not None:
+        # A data directory whose copy of the model lists only ``protocol``, so botocore speaks it.
+        data = copy.deepcopy(session.get_component("data_loader").load_service_model(service, "service-2"))
+        data["metadata"]["protocol"] = protocol
+        data["metadata"]["protocols"] = [protocol]
+        target = _MODEL_COPIES / protocol
+        (target / service / data["metadata"]["apiVersion"]).mkdir(parents=True, exist_ok=True)
+        (target / service / data["metadata"]["apiVersion"] / "service-2.json").write_text(json.dumps(data))
+        session = botocore.session.Session()
+        session.get_component("data_loader").search_paths.insert(0, str(target))
+    return session
+
+
 class InProcessGateway:
     def __init__(self, service: str, handlers: dict[str, Callable[[dict], dict | None]] | None = None):
         self.service = service
@@ -82,10 +107,9 @@ class InProcessGateway:
     def last(self) -> Call:
         return self.calls[-1]
 
-    def client(self, *, protocol: str | None = None, tmp_path: Path | None = None, **config):
-        session = botocore.session.Session()
-        if protocol is not None:
-            session.get_component("data_loader").search_paths.insert(0, str(self._model_speaking(protocol, tmp_path)))
+    def client(self, *, protocol: str | None = None, **config):
+        """A boto3-equivalent client; ``protocol`` makes it speak that one of the service's protocols."""
+        session = _session(self.service, protocol)
         config.setdefault("retries", {"max_attempts": 1})
         client = session.create_client(
             self.service, region_name="us-east-1", endpoint_url=ENDPOINT,
@@ -93,19 +117,6 @@ class InProcessGateway:
         )
         client.meta.events.register("before-send", self._send)
         return client
-
-    def _model_speaking(self, protocol: str, tmp_path: Path | None) -> Path:
-        """A data directory whose copy of the model lists only ``protocol``, so botocore speaks it."""
-        assert tmp_path is not None, "pass tmp_path to force a protocol"
-        loader = botocore.session.Session().get_component("data_loader")
-        data = copy.deepcopy(loader.load_service_model(self.service, "service-2"))
-        data["metadata"]["protocol"] = protocol
-        data["metadata"]["protocols"] = [protocol]
-        version = data["metadata"]["apiVersion"]
-        target = tmp_path / f"models-{protocol}"
-        (target / self.service / version).mkdir(parents=True, exist_ok=True)
-        (target / self.service / version / "service-2.json").write_text(json.dumps(data))
-        return target
 
     def _send(self, request, **kwargs):
         http_request = to_http_request(request)

@@ -75,10 +75,10 @@ def test_ec2_error_uses_the_response_errors_envelope():
 
 
 @pytest.mark.parametrize("protocol", [None, "smithy-rpc-v2-cbor", "query"])
-def test_cloudwatch_errors_carry_the_query_code_in_every_protocol(protocol, tmp_path):
+def test_cloudwatch_errors_carry_the_query_code_in_every_protocol(protocol):
     gateway = InProcessGateway("cloudwatch", {"GetDashboard": raising(
         ServiceError("ResourceNotFound", "Dashboard named 'ops' does not exist."))})
-    cloudwatch = gateway.client(protocol=protocol, tmp_path=tmp_path)
+    cloudwatch = gateway.client(protocol=protocol)
     with pytest.raises(ClientError) as caught:
         cloudwatch.get_dashboard(DashboardName="ops")
     response = caught.value.response

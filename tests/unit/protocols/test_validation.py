@@ -17,10 +17,10 @@ from silvereye.services.gateway.protocols import parser_for
 from .gateway import InProcessGateway
 
 
-def rejected(service, call, *, protocol=None, tmp_path=None, **config):
+def rejected(service, call, *, protocol=None, **config):
     """Make the call; return (code, message, status) of the error, asserting no handler ran."""
     gateway = InProcessGateway(service, {})
-    client = gateway.client(protocol=protocol, tmp_path=tmp_path, parameter_validation=False, **config)
+    client = gateway.client(protocol=protocol, parameter_validation=False, **config)
     with pytest.raises(ClientError) as caught:
         call(client)
     response = caught.value.response
@@ -118,16 +118,16 @@ def test_ec2_value_of_the_wrong_type():
 
 
 @pytest.mark.parametrize("protocol", [None, "smithy-rpc-v2-cbor", "query"])
-def test_cloudwatch_missing_parameter_in_every_protocol(protocol, tmp_path):
+def test_cloudwatch_missing_parameter_in_every_protocol(protocol):
     code, message, status = rejected("cloudwatch", lambda cw: cw.put_metric_data(MetricData=[{"MetricName": "m", "Value": 1.0}]),
-                                     protocol=protocol, tmp_path=tmp_path)
+                                     protocol=protocol)
     assert (code, message, status) == ("MissingParameter", "The parameter Namespace is required.", 400)
 
 
 @pytest.mark.parametrize("protocol", [None, "smithy-rpc-v2-cbor", "query"])
-def test_cloudwatch_constraint_violation_in_every_protocol(protocol, tmp_path):
+def test_cloudwatch_constraint_violation_in_every_protocol(protocol):
     code, message, _ = rejected("cloudwatch", lambda cw: cw.describe_alarms(StateValue="ON_FIRE", MaxRecords=500),
-                                protocol=protocol, tmp_path=tmp_path)
+                                protocol=protocol)
     assert code == "ValidationError"
     assert "Member must satisfy enum value set: [OK, ALARM, INSUFFICIENT_DATA]" in message
     assert "Value '500' at 'maxRecords' failed to satisfy constraint: Member must have value less than or equal to 100" in message
@@ -180,3 +180,12 @@ def test_s3_bad_query_value_is_invalid_argument():
     with pytest.raises(ServiceError) as caught:
         _s3_parse("GET", "/b", query="max-keys=lots")
     assert (caught.value.code, caught.value.fields["ArgumentName"]) == ("InvalidArgument", "max-keys")
+
+
+def test_absurdly_deep_nesting_is_refused_not_crashed():
+    headers = Headers({"x-amz-target": "GraniteServiceVersion20100801.DescribeAlarms",
+                       "content-type": "application/x-amz-json-1.0"})
+    body = b'{"AlarmNames": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(ServiceError) as caught:
+        parser_for(service_model("cloudwatch"), "json").parse(HttpRequest("POST", "/", headers=headers, body=body))
+    assert caught.value.code == "SerializationException"

@@ -16,7 +16,7 @@ import botocore.model
 
 from silvereye.services.gateway.errors import ServiceError
 from silvereye.services.gateway.http import Headers, HttpRequest, HttpResponse
-from silvereye.services.gateway.protocols.validate import ErrorStyle, InputValidator, Step
+from silvereye.services.gateway.protocols.validate import ErrorStyle, InputValidator
 
 # A compressed body (CloudWatch PutMetricData is gzip'd by botocore beyond
 # 10 KiB) may not inflate past this: a small request must not become a huge one.
@@ -64,8 +64,11 @@ class RequestParser:
 
     def parse(self, request: HttpRequest, *, bucket: str | None = None) -> tuple[botocore.model.OperationModel, dict]:
         """Parse and validate. ``bucket``: the bucket a router resolved from the Host (S3 only)."""
-        operation, params = self._parse(request, bucket)
-        self.validator.validate(operation.input_shape, params)
+        try:
+            operation, params = self._parse(request, bucket)
+            self.validator.validate(operation.input_shape, params)
+        except RecursionError:  # a body nested deeper than any model allows
+            raise self.errors.malformed_body("The request nests values too deeply.") from None
         return operation, params
 
     def wants_stream(self, request: HttpRequest, *, bucket: str | None = None) -> bool:

@@ -227,6 +227,13 @@ def _multi(pairs) -> dict[str, list[str]]:
     return query
 
 
+def _header_safe(text: str) -> str:
+    """A header name or value must not end the header early (response splitting)."""
+    if "\r" in text or "\n" in text:
+        raise ValueError(f"line break in a response header: {text!r}")
+    return text
+
+
 def _without_gzip(text: str, encodings: list[str]) -> str | None:
     """Content-Encoding as the handler should see it once we have inflated the gzip layer."""
     if not encodings or encodings[-1] != "gzip":
@@ -281,10 +288,10 @@ class RestXmlResponseSerializer(ResponseSerializer):
             if location == "header":
                 if member.type_name == "list" and not value:
                     continue
-                response.headers.add(wire, self.header_text(member, value))
+                response.headers.add(wire, _header_safe(self.header_text(member, value)))
             elif location == "headers":
                 for key, item in value.items():
-                    response.headers.add(wire + key, str(item))
+                    response.headers.add(_header_safe(wire + key), _header_safe(str(item)))
             elif location == "statusCode":
                 response.status = int(value)
 

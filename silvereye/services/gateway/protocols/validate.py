@@ -27,8 +27,8 @@ the real service sends, because services disagree:
 * S3 answers ``InvalidArgument`` (with ArgumentName/ArgumentValue) for a bad
   header or query value, ``MalformedXML`` for a body that is not XML or
   does not match the schema, ``MissingRequestBodyError`` for a required body
-  that is absent, ``KeyTooLongError`` for a key over 1024 bytes (S3 API
-  reference, "Error responses").
+  that is absent (S3 API reference, "Error responses"). Enum values are left
+  to the handlers: S3 has a code per enum (InvalidStorageClass, ...).
 
 Patterns in botocore models are Java regular expressions (``\\p{L}``,
 surrogate-pair ranges); they are compiled with the ``regex`` module after
@@ -223,18 +223,17 @@ class S3Style(ErrorStyle):
         first = violations[0]
         top = first.path[0] if first.path else None
         location = top.shape.serialization.get("location") if top is not None and top.shape is not None else None
-        wire = top.shape.serialization.get("name", top.name) if top is not None and top.shape is not None else ""
-        if first.kind == "missing" and len(first.path) == 1 and location is None:
-            return ServiceError("MissingRequestBodyError", "Request Body is empty", 400)
-        if location in ("header", "headers", "querystring", "uri"):
-            if top.name == "Key" and first.kind == "length" and "less than" in first.constraint:
-                return ServiceError("KeyTooLongError", "Your key is too long", 400)
-            value = "" if first.value is _ABSENT or first.sensitive else _render_value(first.value)
-            message = f"Invalid argument: {wire}. {first.constraint}" if first.kind != "missing" else f"Missing required header for this request: {wire}"
-            if first.kind == "missing":
-                return ServiceError("MissingArgument" if location == "querystring" else "InvalidRequest", message, 400)
-            return ServiceError("InvalidArgument", message, 400, ArgumentName=wire, ArgumentValue=value)
-        return ServiceError("MalformedXML", self.MALFORMED_XML, 400)
+        if location is None:  # the body
+            if first.kind == "missing" and len(first.path) == 1:
+                return ServiceError("MissingRequestBodyError", "Request Body is empty", 400)
+            return ServiceError("MalformedXML", self.MALFORMED_XML, 400)
+        wire = top.shape.serialization.get("name", top.name)
+        if first.kind == "missing":
+            return ServiceError("InvalidRequest", f"Missing required header for this request: {wire}", 400)
+        value = "" if first.value is _ABSENT or first.sensitive else _render_value(first.value)
+        return ServiceError(
+            "InvalidArgument", f"Invalid argument: {wire}. {first.constraint}", 400, ArgumentName=wire, ArgumentValue=value
+        )
 
     def malformed(self, path, value, expected, location="body"):
         if location == "body":

@@ -26,6 +26,7 @@ EPOCH = "unixtimestamp"
 
 SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _ISO_FRACTION = re.compile(r"\.(\d+)")
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def timestamp_format(shape, default: str) -> str:
@@ -116,8 +117,8 @@ def parse_float(text) -> float:
         return SPECIAL_FLOATS[text]
     if isinstance(text, bool):
         raise ValueError("boolean is not a number")
-    if isinstance(text, str) and text.strip().lower() in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"):
-        raise ValueError(f"invalid number: {text!r}")
+    if isinstance(text, str) and not _DECIMAL.fullmatch(text.strip()):
+        raise ValueError(f"invalid number: {text!r}")  # float() would also take "inf", "1_000"
     return float(text)
 
 
