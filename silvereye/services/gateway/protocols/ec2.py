@@ -27,6 +27,7 @@ class EC2RequestParser(QueryRequestParser):
         return EC2Style()
 
     def unknown_action(self, action: str) -> ServiceError:
+        # EC2's wording: https://github.com/cognitect-labs/aws-api/issues/6
         return ServiceError("InvalidAction", f"The action {action} is not valid for this web service.", 400)
 
     def member_keys(self, member_shape, member_name: str) -> tuple[str, ...]:

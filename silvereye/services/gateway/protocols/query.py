@@ -82,6 +82,7 @@ class QueryRequestParser(RequestParser):
         return operation, self._parse_structure(shape, ParamNode.from_pairs(pairs), ())
 
     def unknown_action(self, action: str) -> ServiceError:
+        # Coral's Query answer, e.g. SES in https://github.com/aws/aws-cli/issues/37
         version = self.service_model.metadata.get("apiVersion", "")
         return ServiceError("InvalidAction", f"Could not find operation {action} for version {version}", 400)
 

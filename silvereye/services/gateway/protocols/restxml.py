@@ -34,6 +34,7 @@ from silvereye.services.gateway.protocols.validate import CoralStyle, Step
 from silvereye.services.gateway.protocols.xmlcodec import (
     OUTPUT_LOCATIONS,
     XmlReader,
+    add_namespace,
     XmlWriter,
     body_members,
     parse_xml,
@@ -324,13 +325,8 @@ class RestXmlResponseSerializer(ResponseSerializer):
         return shape.serialization.get("name") or f"{operation_model.name}Response"
 
     def add_namespace(self, root: ET.Element, shape) -> None:
-        ns = shape.serialization.get("xmlNamespace")
-        if isinstance(ns, dict):
-            attr = "xmlns:" + ns["prefix"] if ns.get("prefix") else "xmlns"
-            root.set(attr, ns["uri"])
-        elif isinstance(ns, str):
-            root.set("xmlns", ns)
-        elif self.namespace:
+        """The shape's own namespace, else the service's."""
+        if not add_namespace(shape, root) and self.namespace:
             root.set("xmlns", self.namespace)
 
     @staticmethod

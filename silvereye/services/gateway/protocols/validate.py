@@ -73,41 +73,32 @@ class Violation:
 # -- rendering paths ---------------------------------------------------------
 
 
-def coral_path(path: tuple[Step, ...]) -> str:
-    """'tags.1.member.key': how Coral names a member in validation messages."""
-    parts: list[str] = []
+def render_path(path: tuple[Step, ...], member_name, index: str) -> str:
+    """Join a path's steps: members through ``member_name(step)``, list indexes through ``index``."""
+    parts = []
     for step in path:
         if step.kind == "member":
-            parts.append(step.name[:1].lower() + step.name[1:])
+            parts.append(member_name(step))
         elif step.kind == "index":
-            parts.append(f"{step.name}.member")
+            parts.append(index.format(step.name))
         else:
             parts.append(step.name)
     return ".".join(parts)
+
+
+def coral_path(path: tuple[Step, ...]) -> str:
+    """'tags.1.member.key': how Coral names a member in validation messages."""
+    return render_path(path, lambda step: step.name[:1].lower() + step.name[1:], "{}.member")
 
 
 def query_path(path: tuple[Step, ...]) -> str:
     """'MetricData.member.1.MetricName': the member as a Query client names it."""
-    parts: list[str] = []
-    for step in path:
-        if step.kind == "member":
-            parts.append(step.shape.serialization.get("name", step.name) if step.shape is not None else step.name)
-        elif step.kind == "index":
-            parts.append(f"member.{step.name}")
-        else:
-            parts.append(step.name)
-    return ".".join(parts)
+    return render_path(path, lambda step: step.shape.serialization.get("name", step.name), "member.{}")
 
 
 def ec2_path(path: tuple[Step, ...]) -> str:
     """'Filter.1.Name': the member as an EC2 client names it (queryName, capitalised locationName)."""
-    parts: list[str] = []
-    for step in path:
-        if step.kind == "member":
-            parts.append(ec2_query_name(step.shape, step.name) if step.shape is not None else step.name)
-        else:
-            parts.append(step.name)
-    return ".".join(parts)
+    return render_path(path, lambda step: ec2_query_name(step.shape, step.name), "{}")
 
 
 def ec2_query_name(shape, member_name: str) -> str:

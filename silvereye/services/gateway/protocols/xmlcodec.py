@@ -62,13 +62,15 @@ def to_bytes(root: ET.Element) -> bytes:
     return XML_DECLARATION + text.encode("utf-8")
 
 
-def add_namespace(shape, element: ET.Element) -> None:
+def add_namespace(shape, element: ET.Element) -> bool:
+    """Declare the shape's xmlNamespace on the element; False when the shape has none."""
     ns = shape.serialization.get("xmlNamespace")
     if isinstance(ns, dict):
         attr = "xmlns:" + ns["prefix"] if ns.get("prefix") else "xmlns"
         element.set(attr, ns["uri"])
     elif isinstance(ns, str):
         element.set("xmlns", ns)
+    return bool(ns)
 
 
 def member_xml_name(member_shape, member_name: str) -> str:
