@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import botocore
+import pytest
 
 VERSION = botocore.__version__
 PREFIX = f"botocore-{VERSION}/tests/unit/protocols/"
@@ -80,9 +81,6 @@ _COLUMNS = {
     "test_input_vector_as_the_spec_writes_it": "input, spec form",
     "test_output_vector": "output",
 }
-
-
-import pytest  # noqa: E402  (hooks below need it; the fetch above does not)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -194,3 +194,15 @@ def test_router_supplied_bucket_turns_a_virtual_host_path_into_a_key():
     assert (operation.name, params) == ("GetObject", {"Bucket": "my-bucket", "Key": "photos/2024/cat one.jpg"})
     operation, params = parser.parse(HttpRequest("GET", "/", query_string="list-type=2&prefix=a"), bucket="my-bucket")
     assert (operation.name, params) == ("ListObjectsV2", {"Bucket": "my-bucket", "Prefix": "a"})
+
+
+def test_acl_grantees_travel_as_xsi_type_attributes_both_ways():
+    policy = {"Owner": {"ID": "owner-id", "DisplayName": "alice"},
+              "Grants": [{"Grantee": {"ID": "owner-id", "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"},
+                         {"Grantee": {"URI": "http://acs.amazonaws.com/groups/global/AllUsers", "Type": "Group"},
+                          "Permission": "READ"}]}
+    gateway, s3 = s3_client({"GetBucketAcl": lambda p: policy, "PutBucketAcl": lambda p: {}})
+    assert s3.get_bucket_acl(Bucket="b")["Grants"] == policy["Grants"]
+    s3.put_bucket_acl(Bucket="b", AccessControlPolicy=policy)
+    assert gateway.last.params["AccessControlPolicy"] == policy
+    assert b'xsi:type="Group"' in gateway.last.request.body

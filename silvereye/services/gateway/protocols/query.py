@@ -44,7 +44,7 @@ class ParamNode:
 
     def numbered(self) -> list["ParamNode"]:
         """Children keyed 1, 2, 3... in numeric order (gaps allowed, other keys ignored)."""
-        items = [(int(k), v) for k, v in self.children.items() if k.isdigit()]
+        items = [(int(k), v) for k, v in self.children.items() if k.isascii() and k.isdigit() and len(k) < 10]
         return [node for _, node in sorted(items, key=lambda kv: kv[0])]
 
 
