@@ -1,5 +1,5 @@
 # Conveniences around tools/; README's two commands work without make.
-.PHONY: cloud test unit venv clean
+.PHONY: cloud test unit venv clean binary iso
 
 cloud:        ## set up this host and bring the cloud up
 	tools/cloud-up
@@ -15,3 +15,14 @@ venv:
 
 clean:
 	rm -rf .venv build dist *.egg-info .pytest_cache
+
+# The single binary: dist/silvereye (PyInstaller one-file; needs the 'build' extra).
+PYTHON ?= .venv/bin/python
+binary:       ## build dist/silvereye, one executable that needs no Python
+	$(PYTHON) -m PyInstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build/pyinstaller tools/silvereye.spec
+
+# The silvereye DVD: make iso BASE=Rocky-9.4-x86_64-dvd.iso [OUT=silvereye.iso] [ANSWERS=answers.yaml]
+OUT ?= dist/silvereye.iso
+iso: binary
+	@test -n "$(BASE)" || { echo "error: give the installer ISO to start from: make iso BASE=path/to/installer.iso" >&2; exit 2; }
+	dist/silvereye iso build --base "$(BASE)" --out "$(OUT)" --binary dist/silvereye $(if $(ANSWERS),--answers "$(ANSWERS)")

@@ -99,12 +99,15 @@ def _load_template(name: str) -> str:
     return resources.files(__package__).joinpath("templates", name).read_text()
 
 
-def render(answers: Answers, profile: str | None = None, target: str = "rhel9", media_label: str = "") -> Rendered:
+def render(answers: Answers, profile: str | None = None, target: str = "rhel9", media_label: str = "",
+           ask_root_password: bool = False) -> Rendered:
     """Render one profile (default: the answers' role) for a target distribution.
 
     ``media_label`` is the install media's volume label: the %post looks for
     the silvereye binary on /dev/disk/by-label/<label> when Anaconda has not
-    mounted the media itself.
+    mounted the media itself. With ``ask_root_password`` answers without a
+    password hash or key are accepted: the kickstart leaves rootpw out and the
+    installer stops once to ask for it (the DVD built without answers).
     """
     profile = profile or answers.role
     if profile not in PROFILES:
@@ -112,7 +115,7 @@ def render(answers: Answers, profile: str | None = None, target: str = "rhel9", 
     if target not in TARGETS:
         raise SilvereyeError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
     a = answers.with_role(profile)
-    if not a.root_password_hash and not a.ssh_keys:
+    if not a.root_password_hash and not a.ssh_keys and not ask_root_password:
         raise SilvereyeError(
             f"answers {a.source}: root_password_hash, ssh_keys: a kickstart needs at least one way to log in "
             "as root; add a hash from 'openssl passwd -6' or an SSH public key"
@@ -153,9 +156,8 @@ def validate(text: str, handler: str) -> list[str]:
 
     from pykickstart.errors import KickstartDeprecationWarning, KickstartError, KickstartParseWarning
     from pykickstart.parser import KickstartParser
-    from pykickstart.version import DEVEL, makeVersion
 
-    parser = KickstartParser(makeVersion(DEVEL if handler == "DEVEL" else handler), errorsAreFatal=False)
+    parser = KickstartParser(_handler(handler), errorsAreFatal=False)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", category=KickstartParseWarning)
         warnings.filterwarnings("error", category=KickstartDeprecationWarning)
@@ -166,9 +168,26 @@ def validate(text: str, handler: str) -> list[str]:
     return [f"{parser.errorsCount} error(s) reported by pykickstart"] if parser.errorsCount else []
 
 
-def render_checked(answers: Answers, profile: str | None = None, target: str = "rhel9", media_label: str = "") -> Rendered:
+def _handler(name: str):
+    """A pykickstart syntax handler by name (RHEL9, F42, DEVEL).
+
+    Imported by its package path rather than through pykickstart's own loader,
+    which puts handlers/ on sys.path: that does not work inside the single binary.
+    """
+    import importlib
+
+    from pykickstart.version import DEVEL, versionMap, versionToString
+
+    module = versionToString(versionMap[name] if name != "DEVEL" else DEVEL, skipDevel=True).lower()
+    mod = importlib.import_module(f"pykickstart.handlers.{module}")
+    cls = next(v for k, v in vars(mod).items() if k.lower() == f"{module}handler")
+    return cls()
+
+
+def render_checked(answers: Answers, profile: str | None = None, target: str = "rhel9", media_label: str = "",
+                   ask_root_password: bool = False) -> Rendered:
     """Render, then refuse to hand out a kickstart its target's pykickstart handler rejects."""
-    out = render(answers, profile, target, media_label)
+    out = render(answers, profile, target, media_label, ask_root_password)
     problems = validate(out.text, HANDLERS[target])
     if problems:
         first = problems[0].splitlines()
@@ -177,3 +196,19 @@ def render_checked(answers: Answers, profile: str | None = None, target: str = "
             f"{' '.join(p.strip() for p in first)}; this is a silvereye bug, please report it"
         )
     return out
+
+
+def write_file(path, text: str) -> None:
+    """Write a kickstart 0600 (it carries the root password hash), replacing any old file atomically."""
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except OSError as e:
+        raise SilvereyeError(f"cannot write {p}: {e.strerror}; check the directory exists and is writable") from None
