@@ -146,6 +146,8 @@ def iso_build(
 
     opts = remaster.Options(base, out, answers, binary, target, default_entry, timeout)
     result = remaster.build(opts)
+    for w in result.warnings:
+        typer.secho(f"warning: {w}", err=True, fg=typer.colors.YELLOW if sys.stderr.isatty() else None)
     typer.echo(f"{result.out}: {result.size_mib:.0f} MiB, volume {result.volume_id!r}, entries in {', '.join(result.menus)}")
 
 

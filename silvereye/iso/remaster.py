@@ -35,6 +35,8 @@ ISOLINUX_CFG = "/isolinux/isolinux.cfg"
 GRUB_CFGS = ("/EFI/BOOT/grub.cfg", "/boot/grub2/grub.cfg")
 EFI_IMAGE = "/images/efiboot.img"
 ENTRY_CHOICES = ("original", *kickstart.PROFILES)
+# The C library of each target's oldest release: the binary must not need a newer one.
+TARGET_GLIBC = {"rhel9": (2, 34), "fedora": (2, 39)}
 HOTKEY_TITLES = {"ciab": "Install silvereye ^Cloud-in-a-box", "frontend": "Install silvereye ^Frontend",
                  "node": "Install silvereye ^Node controller"}
 
@@ -57,6 +59,7 @@ class Result:
     volume_id: str
     target: str
     menus: list[str]
+    warnings: list[str]
 
 
 def default_binary() -> Path | None:
@@ -73,6 +76,20 @@ def entries_for(volume_id: str) -> list[menus.Entry]:
         menus.Entry(p, f"Install silvereye {kickstart.TITLES[p]}", HOTKEY_TITLES[p], f"/ks/{p}.ks", label)
         for p in kickstart.PROFILES
     ]
+
+
+def glibc_warning(binary: Path, target: str) -> str | None:
+    """A warning when `make binary` recorded that the binary needs a newer glibc than the target has."""
+    try:
+        version, lib = (binary.parent / f"{binary.name}.glibc").read_text().split()[:2]
+        needed = tuple(int(x) for x in version.split("."))
+    except (OSError, ValueError):
+        return None
+    have = TARGET_GLIBC[target]
+    if needed <= have:
+        return None
+    return (f"{binary} needs glibc {version} ({lib}) but {kickstart.TARGETS[target]} has "
+            f"{have[0]}.{have[1]}: build the binary with 'make binary' on a {target} host for this DVD")
 
 
 def detect_target(treeinfo: str, volume_id: str) -> str:
@@ -143,9 +160,11 @@ def build(opts: Options) -> Result:
         (stage / "ks").mkdir(parents=True)
         (stage / "silvereye").mkdir()
         base_answers = a or answers_mod.parse({}, source="(built-in defaults)")
+        warnings: list[str] = []
         for profile in kickstart.PROFILES:
             r = kickstart.render_checked(base_answers, profile, target, volume_id, ask_root_password=a is None)
             (stage / "ks" / f"{profile}.ks").write_text(r.text)
+            warnings += [w for w in r.warnings if w not in warnings and not w.startswith("public_ips")]
             progress.advance(step)
         shutil.copy2(binary, stage / "silvereye" / "silvereye")
         (stage / "silvereye" / "silvereye").chmod(0o755)
@@ -181,7 +200,8 @@ def build(opts: Options) -> Result:
         _check_boot_records(opts.base, partial)
         os.replace(partial, opts.out)
     size = opts.out.stat().st_size / (1 << 20)
-    return Result(opts.out, size, volume_id, target, changed)
+    warning = glibc_warning(binary, target)
+    return Result(opts.out, size, volume_id, target, changed, warnings + ([warning] if warning else []))
 
 
 def boot_records(iso: Path) -> list[str]:

@@ -150,14 +150,15 @@ def render(answers: Answers, profile: str | None = None, target: str = "rhel9", 
 def validate(text: str, handler: str) -> list[str]:
     """Problems pykickstart finds in a kickstart for one syntax version (empty: valid).
 
-    Follows ksvalidator: parse warnings and deprecations count as errors.
+    Follows ksvalidator: parse warnings and deprecations count as errors; the
+    first problem stops the parse so its message can be reported.
     """
     import warnings
 
     from pykickstart.errors import KickstartDeprecationWarning, KickstartError, KickstartParseWarning
     from pykickstart.parser import KickstartParser
 
-    parser = KickstartParser(_handler(handler), errorsAreFatal=False)
+    parser = KickstartParser(_handler(handler), errorsAreFatal=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", category=KickstartParseWarning)
         warnings.filterwarnings("error", category=KickstartDeprecationWarning)
