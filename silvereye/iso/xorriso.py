@@ -47,6 +47,8 @@ def _complaint(stderr: str) -> str:
 
 def volume_id(iso: Path) -> str:
     out = run(["-indev", str(iso), "-pvd_info"], f"cannot read {iso} as an ISO 9660 image")
+    if "No ISO 9660 image" in out:
+        raise SilvereyeError(f"cannot read {iso} as an ISO 9660 image: it holds no ISO 9660 filesystem")
     m = re.search(r"^Volume Id\s*:\s?(.*)$", out, re.M)
     if not m:
         raise SilvereyeError(f"{iso} has no ISO 9660 volume id: it is not an installer image")
