@@ -16,10 +16,12 @@ venv:
 clean:
 	rm -rf .venv build dist *.egg-info .pytest_cache
 
-# The single binary: dist/silvereye (PyInstaller one-file; needs the 'build' extra).
+# The single binary: dist/silvereye, one executable that needs no Python
+# (PyInstaller one-dir tree packed by tools/pack-binary; needs the 'build' extra).
 PYTHON ?= .venv/bin/python
-binary:       ## build dist/silvereye, one executable that needs no Python
-	$(PYTHON) -m PyInstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build/pyinstaller tools/silvereye.spec
+binary:       ## build dist/silvereye
+	$(PYTHON) -m PyInstaller --noconfirm --clean --log-level WARN --distpath build/onedir --workpath build/pyinstaller tools/silvereye.spec
+	$(PYTHON) tools/pack-binary build/onedir/silvereye dist/silvereye
 
 # The silvereye DVD: make iso BASE=Rocky-9.4-x86_64-dvd.iso [OUT=silvereye.iso] [ANSWERS=answers.yaml]
 OUT ?= dist/silvereye.iso

@@ -63,7 +63,14 @@ class Result:
 
 
 def default_binary() -> Path | None:
-    """The binary to put on the disc: this one when we are it, else dist/silvereye."""
+    """The binary to put on the disc: this one when we are it, else dist/silvereye.
+
+    The single binary's launcher names itself in $SILVEREYE_BINARY (sys.executable
+    is the unpacked program inside the cache, which cannot run on its own).
+    """
+    launcher = os.environ.get("SILVEREYE_BINARY")
+    if launcher and Path(launcher).is_file():
+        return Path(launcher)
     if getattr(sys, "frozen", False):
         return Path(sys.executable)
     candidate = Path("dist/silvereye")

@@ -36,8 +36,9 @@ PORTS = {
     "node": ["16509:tcp", "49152-49215:tcp"],
 }
 SERVICES = ["sshd", "chronyd", "firewalld"]
-# The kickstart itself needs these (semanage in %post, the firewall, time sync).
-BASE_PACKAGES = ["chrony", "firewalld", "policycoreutils-python-utils"]
+# The kickstart itself needs these: semanage in %post, the firewall, time sync,
+# and tar and gzip, with which the single binary unpacks itself on first start.
+BASE_PACKAGES = ["chrony", "firewalld", "policycoreutils-python-utils", "tar", "gzip"]
 # Not on a RHEL 9 DVD (they come from EPEL); `silvereye install` adds them after the first boot.
 NOT_ON_EL_MEDIA = {"busybox", "dropbear"}
 # Components the laydown installs that the kickstart leaves out: the single binary carries its own Python.

@@ -118,6 +118,18 @@ def test_binary_runs_without_python_or_venv(binary, tmp_path):
     assert r.returncode == 1 and r.stderr.startswith("error: answers /nonexistent.yaml: file not found")
 
 
+def test_binary_unpacks_once_into_its_cache(binary, tmp_path):
+    env = {**BARE_ENV, "SILVEREYE_RUNTIME_DIR": str(tmp_path / "rt")}
+    first = subprocess.run([str(binary), "--version"], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    (runtime,) = (tmp_path / "rt").iterdir()
+    assert (runtime / ".complete").exists() and (runtime / "silvereye" / "silvereye").exists()
+    stamp = runtime.stat().st_mtime_ns
+    again = subprocess.run([str(binary), "--version"], capture_output=True, text=True, env=env)
+    assert again.stdout == first.stdout
+    assert runtime.stat().st_mtime_ns == stamp and len(list((tmp_path / "rt").iterdir())) == 1
+
+
 def test_boot_catalog_and_hybrid_mbr_survive(base_iso, dvd):
     records = remaster.boot_records(dvd)
     assert records == remaster.boot_records(base_iso)
