@@ -20,8 +20,7 @@ clean:
 # (PyInstaller one-dir tree packed by tools/pack-binary; needs the 'build' extra).
 PYTHON ?= .venv/bin/python
 binary:       ## build dist/silvereye
-	$(PYTHON) -m PyInstaller --noconfirm --clean --log-level WARN --distpath build/onedir --workpath build/pyinstaller tools/silvereye.spec
-	$(PYTHON) tools/pack-binary build/onedir/silvereye dist/silvereye
+	tools/build-binary $(PYTHON)
 
 # The silvereye DVD: make iso BASE=Rocky-9.4-x86_64-dvd.iso [OUT=silvereye.iso] [ANSWERS=answers.yaml]
 OUT ?= dist/silvereye.iso

@@ -44,7 +44,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
-from silvereye.config import parse_ip_range
+from silvereye.config import parse_ip_range, read_yaml
 from silvereye.errors import SilvereyeError
 
 Role = Literal["ciab", "frontend", "node"]
@@ -370,19 +370,7 @@ def parse(data: dict[str, Any] | None, source: str = "<answers>", defaults: dict
 def load(path: str | os.PathLike[str], defaults: dict[str, Any] | None = None) -> Answers:
     """Read and validate an answers file; one-line errors for a missing, unreadable or invalid file."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise AnswersError(f"answers {p}: file not found; write one (see tests/fixtures/answers/) or leave --answers out") from None
-    except OSError as e:
-        raise AnswersError(f"answers {p}: cannot read it ({e.strerror}); check its permissions") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise AnswersError(f"answers {p}{where}: not valid YAML ({problem})") from None
+    data = read_yaml(p, "answers", AnswersError, "write one (see tests/fixtures/answers/) or leave --answers out")
     return parse(data, source=str(p), defaults=defaults)
 
 
