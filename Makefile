@@ -23,7 +23,9 @@ binary:       ## build dist/silvereye
 	tools/build-binary $(PYTHON)
 
 # The silvereye DVD: make iso BASE=Rocky-9.4-x86_64-dvd.iso [OUT=silvereye.iso] [ANSWERS=answers.yaml]
+# (builds dist/silvereye first when there is none; `make binary` rebuilds it).
 OUT ?= dist/silvereye.iso
-iso: binary
+iso:
 	@test -n "$(BASE)" || { echo "error: give the installer ISO to start from: make iso BASE=path/to/installer.iso" >&2; exit 2; }
+	@test -x dist/silvereye || tools/build-binary $(PYTHON)
 	dist/silvereye iso build --base "$(BASE)" --out "$(OUT)" --binary dist/silvereye $(if $(ANSWERS),--answers "$(ANSWERS)")

@@ -37,6 +37,7 @@ EFI_IMAGE = "/images/efiboot.img"
 ENTRY_CHOICES = ("original", *kickstart.PROFILES)
 # The C library of each target's oldest release: the binary must not need a newer one.
 TARGET_GLIBC = {"rhel9": (2, 34), "fedora": (2, 39)}
+TARGET_SHORT = {"rhel9": "the RHEL 9 family", "fedora": "Fedora"}
 HOTKEY_TITLES = {"ciab": "Install silvereye ^Cloud-in-a-box", "frontend": "Install silvereye ^Frontend",
                  "node": "Install silvereye ^Node controller"}
 
@@ -95,8 +96,8 @@ def glibc_warning(binary: Path, target: str) -> str | None:
     have = TARGET_GLIBC[target]
     if needed <= have:
         return None
-    return (f"{binary} needs glibc {version} ({lib}) but {kickstart.TARGETS[target]} has "
-            f"{have[0]}.{have[1]}: build the binary with 'make binary' on a {target} host for this DVD")
+    return (f"{binary} needs glibc {version} ({lib}) but {TARGET_SHORT[target]} has {have[0]}.{have[1]}: "
+            f"run 'make binary' on a {TARGET_SHORT[target]} host to build one for this DVD")
 
 
 def detect_target(treeinfo: str, volume_id: str) -> str:
