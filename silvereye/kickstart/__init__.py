@@ -12,7 +12,6 @@ import base64
 import shlex
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal
 
 import jinja2
 
@@ -23,7 +22,6 @@ from silvereye.laydown.answers import Answers
 
 PROFILES = ("ciab", "frontend", "node")
 TITLES = {"ciab": "Cloud-in-a-box", "frontend": "Frontend", "node": "Node controller"}
-Target = Literal["rhel9", "fedora"]
 TARGETS: dict[str, str] = {"rhel9": "RHEL 9 family: Rocky, Alma, CentOS Stream", "fedora": "Fedora"}
 # pykickstart handler each target is validated with. DEVEL is the newest Fedora syntax pykickstart knows.
 HANDLERS: dict[str, str] = {"rhel9": "RHEL9", "fedora": "DEVEL"}
