@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
+import inspect
 import logging
 import os
 import time
@@ -137,10 +139,10 @@ class Gateway:
             else:
                 response = await self.run_blocking(self._handle_sync, ctx, route)
         except ServiceError as e:
-            response = self._error(route, None, e, request_id)
+            response = self._error(route, None, e, request_id, request=request)
         except Exception:
             log.exception("request %s failed", request_id)
-            response = self._error(route, None, internal_error(), request_id)
+            response = self._error(route, None, internal_error(), request_id, request=request)
         elapsed = (time.perf_counter() - started) * 1000
         log.debug("%s %s -> %s (%.1f ms) %s", request.method, request.raw_path, response.status, elapsed, request_id)
         return response
@@ -149,8 +151,7 @@ class Gateway:
         """S3 operations whose handler reads or writes the body as a stream."""
         if route.service.name != "s3" or request.stream is None:
             return False
-        op = parser_for(route.service.model, "rest-xml").match_operation(request, path=route.s3_path, bucket=route.vhost_bucket)
-        return op is not None and route.service.is_async(op)
+        return parser_for(route.service.model, "rest-xml").wants_stream(_s3_request(request, route), bucket=route.vhost_bucket)
 
     def _prepare(self, ctx: RequestContext, route: Route) -> tuple[Any, dict[str, Any], Any]:
         """Authenticate, parse and authorize; returns (operation model, params, serializer)."""
@@ -167,7 +168,7 @@ class Gateway:
         ctx.extras["protocol"] = protocol
         parser = parser_for(svc.model, protocol)
         if svc.name == "s3":
-            op_model, params = parser.parse(request, path=route.s3_path, bucket=route.vhost_bucket)
+            op_model, params = parser.parse(_s3_request(request, route), bucket=route.vhost_bucket)
         else:
             op_model, params = parser.parse(request)
         ctx.operation = op_model.name
@@ -204,8 +205,15 @@ class Gateway:
         try:
             op_model, params, serializer = await self.run_blocking(self._prepare, ctx, route)
             handler = route.service.handler_for(op_model.name)
-            assert handler is not None
-            result = await handler(ctx, params)  # type: ignore[misc]
+            if handler is None:
+                raise not_implemented(route.service.name, op_model.name)
+            if inspect.iscoroutinefunction(handler):
+                result = await handler(ctx, params)
+            else:  # a streaming operation served by a plain handler: buffer it
+                ctx.request.body = await _read_body(ctx.request)
+                params = await self.run_blocking(lambda: parser_for(route.service.model, ctx.extras["protocol"]).parse(
+                    _s3_request(ctx.request, route), bucket=route.vhost_bucket)[1])
+                result = await self.run_blocking(handler, ctx, params)
             return serializer.serialize(op_model, result or {}, ctx.request_id)
         except ServiceError as e:
             return self._error(route, op_model, e, ctx.request_id, ctx)
@@ -214,11 +222,28 @@ class Gateway:
             return self._error(route, op_model, internal_error(), ctx.request_id, ctx)
 
     def _error(
-        self, route: Route | None, op_model: Any, error: ServiceError, request_id: str, ctx: RequestContext | None = None
+        self,
+        route: Route | None,
+        op_model: Any,
+        error: ServiceError,
+        request_id: str,
+        ctx: RequestContext | None = None,
+        *,
+        request: HttpRequest | None = None,
     ) -> HttpResponse:
         svc = route.service if route else (self.router.s3 or self.services[0])
-        protocol = (ctx.extras.get("protocol") if ctx else None) or detect_protocol(svc.model, ctx.request if ctx else None)
+        request = ctx.request if ctx else request
+        protocol = (ctx.extras.get("protocol") if ctx else None) or (
+            detect_protocol(svc.model, request) if request is not None else svc.model.metadata["protocol"]
+        )
         return serializer_for(svc.model, protocol).serialize_error(error, op_model, request_id)
+
+
+def _s3_request(request: HttpRequest, route: Route) -> HttpRequest:
+    """The request as the S3 codec sees it: without the /services/objectstorage prefix."""
+    if route.s3_path is None or route.s3_path == request.raw_path:
+        return request
+    return dataclasses.replace(request, raw_path=route.s3_path)
 
 
 # -- ASGI plumbing ---------------------------------------------------------------
