@@ -67,5 +67,7 @@ def instance_id_of(name: str) -> str | None:
 
 def random_mac() -> str:
     """A random ``d0:0d:xx:xx:xx:xx`` address (locally administered bit is not set, as in Eucalyptus)."""
-    tail = secrets.token_bytes(4)
-    return MAC_PREFIX + "".join(f":{b:02x}" for b in tail)
+    while True:
+        tail = secrets.token_bytes(4)
+        if any(tail):  # d0:0d:00:00:00:00 is the network's anchor reservation
+            return MAC_PREFIX + "".join(f":{b:02x}" for b in tail)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from silvereye.compute import ids
 from silvereye.compute.errors import AddressSpaceExhausted, NetworkError, libvirt_call
-from silvereye.compute.network_xml import DhcpHost, Network, build_network
+from silvereye.compute.network_xml import ANCHOR_MAC, DhcpHost, Network, anchor_host, build_network
 
 RESERVED_LOW = 4  # network, gateway, DNS, reserved for future use (as AWS does)
 
@@ -62,6 +62,7 @@ class InstanceNetwork:
             raise NetworkError(f"subnet {subnet} is too small for instances; use a /28 or larger")
         self.dns_domain = dns_domain
         self._lock = threading.Lock()
+        self._pending: dict[str, Reservation] = {}
 
     @classmethod
     def from_config(cls, cfg) -> InstanceNetwork:
@@ -77,6 +78,23 @@ class InstanceNetwork:
         first = int(self.subnet.network_address) + RESERVED_LOW
         last = int(self.subnet.broadcast_address) - 1
         return first, last
+
+    def choose(self, instance_id: str, taken: list[Reservation]) -> Reservation:
+        """A fresh MAC and the lowest free address for an instance, avoiding ``taken`` and
+        choices handed out but not yet reserved; call :meth:`settle` once reserved (or failed)."""
+        with self._lock:
+            busy = taken + list(self._pending.values())
+            macs = {r.mac for r in busy}
+            mac = ids.random_mac()
+            while mac in macs:
+                mac = ids.random_mac()
+            choice = Reservation(mac, self.pick_address({r.ip for r in busy}), instance_id)
+            self._pending[instance_id] = choice
+            return choice
+
+    def settle(self, instance_id: str) -> None:
+        with self._lock:
+            self._pending.pop(instance_id, None)
 
     def pick_address(self, taken: set[str]) -> str:
         """The lowest usable address not in ``taken``."""
@@ -122,7 +140,11 @@ class InstanceNetwork:
             with libvirt_call(f"define network {self.name}"):
                 net = conn.networkDefineXML(self.document().to_xml())
         else:
-            self._check_matches(Network.from_xml(net.XMLDesc(0)))
+            found = Network.from_xml(net.XMLDesc(0))
+            self._check_matches(found)
+            if not any(h.mac == ANCHOR_MAC for h in found.dhcp_hosts()):
+                self._update(conn, _libvirt().VIR_NETWORK_UPDATE_COMMAND_ADD_FIRST, anchor_host(self.subnet),
+                             f"add the anchor reservation to network {self.name}")
         if not net.isActive():
             try:
                 with libvirt_call(f"start network {self.name}"):
@@ -158,7 +180,7 @@ class InstanceNetwork:
         if net is None:
             return []
         doc = Network.from_xml(net.XMLDesc(0))
-        return [Reservation(h.mac, h.ip, h.name or "") for h in doc.dhcp_hosts()]
+        return [Reservation(h.mac, h.ip, h.name or "") for h in doc.dhcp_hosts() if h.mac != ANCHOR_MAC]
 
     def _update(self, conn, command: int, host: DhcpHost, what: str) -> None:
         libvirt = _libvirt()
@@ -191,8 +213,3 @@ class InstanceNetwork:
                              f"release {r.ip} of {mac} on network {self.name}")
                 return True
         return False
-
-    @property
-    def lock(self) -> threading.Lock:
-        """Held while an address is chosen and reserved, so two launches never pick the same one."""
-        return self._lock
