@@ -94,7 +94,7 @@ PAGE
 httpd -p 80 -h /var/www
 
 # The power button (a clean stop from the host) powers off through init.
-acpid -c /etc/acpi 2>/dev/null
+acpid -c /etc/acpi -l /run/acpid.log
 
 # User-data that is a script (begins with #!) runs once per boot, as root.
 if md user-data /run/user-data && [ "$(head -c 2 /run/user-data)" = "#!" ]; then
