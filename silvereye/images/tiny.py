@@ -258,7 +258,7 @@ def _initramfs(layout: _Layout, kernel_root: Path, busybox: Path) -> tuple[bytes
     return out.getvalue(), [name for name, _ in modules]
 
 
-def _read_manifest(directory: Path) -> dict | None:
+def read_manifest(directory: Path) -> dict | None:
     try:
         return json.loads((directory / "manifest.json").read_text())
     except (OSError, ValueError):
@@ -279,11 +279,18 @@ def build(out: Path | None = None, *, cache: Path = debian.DEFAULT_CACHE, force:
     """Build the tiny image into ``out`` (default: the silvereye cache), or find it already built."""
     out = Path(out or DEFAULT_OUT)
     started = time.monotonic()
-    report("resolving Debian packages")
     names = [KERNEL_PACKAGE, BUSYBOX_PACKAGE, DROPBEAR_PACKAGE, *LIBRARY_PACKAGES]
+    existing = read_manifest(out)
+    if not force and existing and _intact(out, existing):
+        # Same packages (still in the cache) and same scripts: no need to ask apt anything,
+        # so a built image is found offline. --force rebuilds from the current packages.
+        recorded = {name: cache / deb for name, deb in (existing.get("packages") or {}).items()}
+        if set(recorded) == set(names) and all(p.is_file() for p in recorded.values()) \
+                and existing.get("cache_key") == _cache_key(recorded):
+            return TinyImage(out, existing, cached=True)
+    report("resolving Debian packages")
     debs = {name: debian.download(debian.resolve(name, cache), cache) for name in names}
     key = _cache_key(debs)
-    existing = _read_manifest(out)
     if not force and existing and existing.get("cache_key") == key and _intact(out, existing):
         return TinyImage(out, existing, cached=True)
 
@@ -300,8 +307,11 @@ def build(out: Path | None = None, *, cache: Path = debian.DEFAULT_CACHE, force:
     report("assembling the initramfs")
     ramdisk, modules = _initramfs(_Layout(roots), module_root, busybox)
 
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out, prefix=".build-"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out, prefix=".build-"))
+    except OSError as e:
+        raise SilvereyeError(f"cannot write the tiny image to {out} ({e.strerror}); choose another --out") from None
     try:
         shutil.copyfile(kernel, staging / "vmlinuz")
         (staging / "initrd.img").write_bytes(ramdisk)
