@@ -165,6 +165,12 @@ class ComputeDriver:
             out.extend(self.network.reservations(node.connection()))
         return out
 
+    def _all_leases(self) -> set[str]:
+        out: set[str] = set()
+        for node in self.reachable_nodes():
+            out |= self.network.leased_addresses(node.connection())
+        return out
+
     def _lock_for(self, instance_id: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks[instance_id]
@@ -275,7 +281,7 @@ class ComputeDriver:
         conn = node.connection()
         domain_type = self.domain_type_for(node)
         self.network.ensure(conn)
-        reservation = self.network.choose(req.instance_id, self._all_reservations())
+        reservation = self.network.choose(req.instance_id, self._all_reservations(), self._all_leases())
         # The DHCP reservation (a dnsmasq reload, ~0.4 s) proceeds while the disk is laid
         # down and QEMU starts; the guest asks for its address seconds later anyway.
         reserving = _background.submit(self.network.reserve, conn, reservation)
@@ -426,6 +432,8 @@ class ComputeDriver:
                     self._undefine(dom)
                 if info.mac:
                     self.network.release(node.connection(), info.mac)
+                    if info.private_ip:
+                        self.network.forget_lease(node.host, info.private_ip, info.mac)
             for other in self.reachable_nodes():
                 conn = other.connection()
                 for r in self.network.reservations(conn):

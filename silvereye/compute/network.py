@@ -14,12 +14,15 @@ The EC2 layer presents this network as the default VPC and its subnet;
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
 from dataclasses import dataclass
 
 from silvereye.compute import ids
 from silvereye.compute.errors import AddressSpaceExhausted, NetworkError, libvirt_call
 from silvereye.compute.network_xml import ANCHOR_MAC, DhcpHost, Network, anchor_host, build_network
+
+log = logging.getLogger(__name__)
 
 RESERVED_LOW = 4  # network, gateway, DNS, reserved for future use (as AWS does)
 
@@ -79,16 +82,22 @@ class InstanceNetwork:
         last = int(self.subnet.broadcast_address) - 1
         return first, last
 
-    def choose(self, instance_id: str, taken: list[Reservation]) -> Reservation:
-        """A fresh MAC and the lowest free address for an instance, avoiding ``taken`` and
-        choices handed out but not yet reserved; call :meth:`settle` once reserved (or failed)."""
+    def choose(self, instance_id: str, taken: list[Reservation], leased: set[str] = frozenset()) -> Reservation:
+        """A fresh MAC and the lowest free address for an instance, avoiding ``taken``, choices
+        handed out but not yet reserved, and, while others are free, addresses dnsmasq still
+        has leased (to a MAC that is gone: it would not hand them to a new MAC before the lease
+        expires). Call :meth:`settle` once the choice is reserved (or failed)."""
         with self._lock:
             busy = taken + list(self._pending.values())
             macs = {r.mac for r in busy}
             mac = ids.random_mac()
             while mac in macs:
                 mac = ids.random_mac()
-            choice = Reservation(mac, self.pick_address({r.ip for r in busy}), instance_id)
+            try:
+                address = self.pick_address({r.ip for r in busy} | set(leased))
+            except AddressSpaceExhausted:
+                address = self.pick_address({r.ip for r in busy})
+            choice = Reservation(mac, address, instance_id)
             self._pending[instance_id] = choice
             return choice
 
@@ -202,6 +211,26 @@ class InstanceNetwork:
         host = DhcpHost(mac=reservation.mac, name=reservation.name or None, ip=reservation.ip)
         self._update(conn, _libvirt().VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, host,
                      f"reserve {reservation.ip} for {reservation.mac} on network {self.name}")
+
+    def leased_addresses(self, conn) -> set[str]:
+        """Addresses dnsmasq has leased (libvirt's lease status), whoever holds them."""
+        net = self.lookup(conn)
+        if net is None:
+            return set()
+        try:
+            return {lease["ipaddr"] for lease in net.DHCPLeases() if lease.get("ipaddr")}
+        except _libvirt().libvirtError:
+            return set()  # drivers without lease tracking (test:///default)
+
+    def forget_lease(self, host, ip: str, mac: str) -> None:
+        """Tell dnsmasq the lease of a terminated instance is over (``dhcp_release``, as nova did),
+        so its address can go to the next instance at once rather than after the lease expires."""
+        ids.check_mac(mac)
+        ipaddress.IPv4Address(ip)
+        try:
+            host.run(["dhcp_release", self.bridge, ip, mac], timeout=30)
+        except Exception as e:  # a stale lease only delays reuse of this address; never fail a terminate
+            log.warning("could not release the DHCP lease of %s (%s): %s", ip, mac, e)
 
     def release(self, conn, mac: str) -> bool:
         """Remove the reservation of ``mac``; False if there was none."""

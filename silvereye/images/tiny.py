@@ -279,6 +279,12 @@ def build(out: Path | None = None, *, cache: Path = debian.DEFAULT_CACHE, force:
     """Build the tiny image into ``out`` (default: the silvereye cache), or find it already built."""
     out = Path(out or DEFAULT_OUT)
     started = time.monotonic()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise SilvereyeError(f"cannot write the tiny image to {out} ({e.strerror}); choose another --out") from None
     names = [KERNEL_PACKAGE, BUSYBOX_PACKAGE, DROPBEAR_PACKAGE, *LIBRARY_PACKAGES]
     existing = read_manifest(out)
     if not force and existing and _intact(out, existing):
@@ -307,11 +313,7 @@ def build(out: Path | None = None, *, cache: Path = debian.DEFAULT_CACHE, force:
     report("assembling the initramfs")
     ramdisk, modules = _initramfs(_Layout(roots), module_root, busybox)
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=out, prefix=".build-"))
-    except OSError as e:
-        raise SilvereyeError(f"cannot write the tiny image to {out} ({e.strerror}); choose another --out") from None
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".build-"))
     try:
         shutil.copyfile(kernel, staging / "vmlinuz")
         (staging / "initrd.img").write_bytes(ramdisk)

@@ -128,4 +128,5 @@ def test_tiny_instance_lifecycle(e2e_driver, metadata_server, tiny_boot):
     assert not directory.exists()
     assert all(r.name != instance_id for r in driver.network.reservations(conn))
     assert info.mac not in conn.networkLookupByName(driver.network.name).XMLDesc(0)
+    assert info.private_ip not in driver.network.leased_addresses(conn)  # dhcp_release freed it
     assert driver.orphans().empty()
