@@ -91,12 +91,18 @@ class LocalHost:
 class SshHost:
     """Another node, reached with the SSH user, host, port and key of its libvirt URI."""
 
-    def __init__(self, user: str, host: str, port: int | None = None, keyfile: str | None = None):
+    def __init__(self, user: str, host: str, port: int | None = None, keyfile: str | None = None,
+                 verify_host_key: bool = True):
         self.user, self.host, self.port, self.keyfile = user, host, port, keyfile
+        self.verify_host_key = verify_host_key
         self.description = f"node {host}"
 
     def _ssh(self) -> list[str]:
         argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+        if self.verify_host_key:
+            argv += ["-o", "StrictHostKeyChecking=accept-new"]  # like libvirt's own first contact
+        else:  # the URI said no_verify=1
+            argv += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
         if self.port:
             argv += ["-p", str(self.port)]
         if self.keyfile:
@@ -176,4 +182,5 @@ def host_for_uri(uri: str) -> Host:
         raise ComputeError(f"node URI {uri}: only local URIs and qemu+ssh:// are supported for nodes")
     query = urllib.parse.parse_qs(parts.query)
     keyfile = query.get("keyfile", [None])[0]
-    return SshHost(parts.username or "root", parts.hostname, parts.port, keyfile)
+    verify = query.get("no_verify", ["0"])[0] != "1"
+    return SshHost(parts.username or "root", parts.hostname, parts.port, keyfile, verify)

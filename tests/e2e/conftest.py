@@ -152,10 +152,28 @@ class MetadataServer:
 
 
 @pytest.fixture
-def metadata_server(e2e_driver, e2e_cfg):
-    server = MetadataServer(e2e_driver, str(e2e_driver.network.gateway), e2e_cfg.network.metadata_port)
-    yield server
-    server.close()
+def metadata_server_for(e2e_cfg):
+    """metadata_server_for(driver) -> a MetadataServer on that driver's bridge, closed after the test."""
+    servers = []
+
+    def start(driver: ComputeDriver) -> MetadataServer:
+        server = MetadataServer(driver, str(driver.network.gateway), e2e_cfg.network.metadata_port)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def metadata_server(e2e_driver, metadata_server_for):
+    return metadata_server_for(e2e_driver)
+
+
+@pytest.fixture
+def loopback_port():
+    return free_port()
 
 
 @pytest.fixture
