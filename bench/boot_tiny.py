@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import http.server
-import ipaddress
 import json
 import os
-import random
 import secrets
 import shutil
 import socket
@@ -35,27 +33,11 @@ from pathlib import Path
 
 from silvereye import config
 from silvereye.compute import BootSource, ComputeDriver, LaunchRequest, ids
-from silvereye.compute.network import Reservation
+from silvereye.compute.network import free_subnet
 from silvereye.images import tiny
 
 OWNER = "111122223333"
 TIMEOUT = 120
-
-
-def free_subnet() -> str:
-    routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
-    used = []
-    for line in routes.splitlines():
-        for word in line.split()[:2]:
-            try:
-                used.append(ipaddress.IPv4Network(word, strict=False))
-                break
-            except ValueError:
-                continue
-    while True:
-        candidate = ipaddress.IPv4Network(f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24")
-        if not any(candidate.overlaps(n) for n in used if n.prefixlen > 0):
-            return str(candidate)
 
 
 def free_port() -> int:

@@ -26,7 +26,14 @@ from pathlib import Path
 from silvereye.compute import ids, instance_types
 from silvereye.compute.disks import ImageCache, copy_to_node, create_overlay
 from silvereye.compute.domain_xml import DomainSpec, build_domain, find_ovmf, read_metadata
-from silvereye.compute.errors import ComputeError, InstanceExists, InstanceNotFound, NodeUnavailable, libvirt_call
+from silvereye.compute.errors import (
+    ComputeError,
+    InstanceExists,
+    InstanceNotFound,
+    InsufficientCapacity,
+    NodeUnavailable,
+    libvirt_call,
+)
 from silvereye.compute.events import EventHub, Listener, Subscription
 from silvereye.compute.metadata_nat import MetadataRedirect, table_name_for
 from silvereye.compute.model import ABSENT, STATE_NAMES, DomainState, InstanceInfo, LaunchRequest, Orphans
@@ -259,6 +266,10 @@ class ComputeDriver:
             except InstanceNotFound:
                 pass
             nodes = [self.node(req.node)] if req.node else self.reachable_nodes()
+            if not nodes:
+                names = ", ".join(n.name for n in self.nodes)
+                raise InsufficientCapacity(f"no node is reachable (libvirt on {names} does not answer)",
+                                           instance_type=req.instance_type)
             demand = Demand(itype.vcpus, itype.memory_mib, req.boot.root_virtual_size())
             claim = self.scheduler.place([n.capacity(self.instances_path) for n in nodes], demand, req.instance_type)
             node = self.node(claim.node)

@@ -54,6 +54,41 @@ def _libvirt():
     return libvirt
 
 
+def host_routes() -> list[ipaddress.IPv4Network]:
+    """The IPv4 networks this host has routes for (any table), default routes left out."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    nets = []
+    for line in out.splitlines():
+        for word in line.split()[:2]:  # "10.0.0.0/8 dev ..." or "local 10.0.0.1 dev ..."
+            try:
+                nets.append(ipaddress.IPv4Network(word, strict=False))
+                break
+            except ValueError:
+                continue
+    return [n for n in nets if n.prefixlen > 0]
+
+
+def free_subnet(pool: str = "10.200.0.0/13", prefix: int = 24, rng=None) -> str:
+    """A random /``prefix`` of ``pool`` that overlaps no route of this host (tests, benchmarks,
+    and an installer choosing a subnet for a host whose LAN already uses 172.31.0.0/20)."""
+    import random
+
+    rng = rng or random.SystemRandom()
+    used = host_routes()
+    candidates = list(ipaddress.IPv4Network(pool).subnets(new_prefix=prefix))
+    rng.shuffle(candidates)
+    for candidate in candidates:
+        if not any(candidate.overlaps(n) for n in used):
+            return str(candidate)
+    raise NetworkError(f"every /{prefix} of {pool} overlaps a route of this host; set network.subnet by hand")
+
+
 class InstanceNetwork:
     """The libvirt network named ``name`` on bridge ``bridge`` over ``subnet``."""
 

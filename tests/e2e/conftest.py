@@ -9,9 +9,7 @@ fails: instances are terminated, the network and its nftables table deleted.
 from __future__ import annotations
 
 import http.server
-import ipaddress
 import os
-import random
 import secrets
 import shutil
 import socket
@@ -23,33 +21,10 @@ import pytest
 
 from silvereye import config
 from silvereye.compute import BootSource, ComputeDriver
+from silvereye.compute.network import free_subnet
 from silvereye.images import tiny
 
 pytestmark = pytest.mark.e2e
-
-
-def _used_networks() -> list[ipaddress.IPv4Network]:
-    out = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
-    nets = []
-    for line in out.splitlines():
-        first = line.split()[0] if line.split() else ""
-        if first in ("local", "broadcast", "unreachable", "blackhole", "prohibit", "throw"):
-            first = line.split()[1]
-        try:
-            nets.append(ipaddress.IPv4Network(first, strict=False))
-        except ValueError:
-            continue
-    return [n for n in nets if n.prefixlen > 0]
-
-
-def free_subnet() -> str:
-    """A /24 in 10.200.0.0-10.250.255.0 that no route on this host overlaps."""
-    used = _used_networks()
-    for _ in range(200):
-        candidate = ipaddress.IPv4Network(f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24")
-        if not any(candidate.overlaps(n) for n in used):
-            return str(candidate)
-    raise RuntimeError("no free /24 found for the test network")
 
 
 def free_port() -> int:

@@ -192,3 +192,14 @@ def test_auto_domain_type_asks_the_resolver_once_per_node(cfg, base_image):
     assert asked == ["local"]
     with pytest.raises(Exception, match="nothing probed KVM"):
         ComputeDriver(cfg, domain_type="auto", metadata_redirect=False).domain_type_for(drv.nodes[0])
+
+
+def test_when_no_node_answers_a_launch_is_insufficient_capacity(cfg, base_image):
+    from silvereye.compute import ComputeDriver
+    from silvereye.compute.nodes import Node
+
+    drv = ComputeDriver(cfg, nodes=[Node("gone", "test:///no/such/node.xml")], metadata_redirect=False)
+    req = LaunchRequest("i-0123456789abcdef0", OWNER, "t2.nano", BootSource(root=base_image))
+    with pytest.raises(InsufficientCapacity, match="no node is reachable .*gone"):
+        drv.launch(req)
+    assert drv.list_instances() == [] and drv.capacity() == []

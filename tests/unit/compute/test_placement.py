@@ -136,3 +136,13 @@ def test_subnet_info_is_what_a_vpc_subnet_needs():
 def test_a_subnet_too_small_for_instances_is_refused():
     with pytest.raises(Exception, match="too small"):
         InstanceNetwork("n", "br0", "10.1.0.0/29")
+
+
+def test_free_subnet_avoids_this_hosts_routes():
+    from silvereye.compute.network import free_subnet, host_routes
+
+    routes = host_routes()
+    for _ in range(5):
+        chosen = ipaddress.IPv4Network(free_subnet())
+        assert chosen.prefixlen == 24 and chosen.subnet_of(ipaddress.IPv4Network("10.200.0.0/13"))
+        assert not any(chosen.overlaps(r) for r in routes)
