@@ -27,29 +27,27 @@ def new_instance_id() -> str:
     return "i-" + secrets.token_hex(9)[:17]
 
 
-def check_instance_id(value: str) -> str:
-    if not isinstance(value, str) or not _INSTANCE_ID.fullmatch(value):
-        raise InvalidArgument(f"{value!r} is not an instance id (expected i- and 8 or 17 lowercase hex digits)")
+def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidArgument(f"{value!r} is not {what}")
     return value
+
+
+def check_instance_id(value: str) -> str:
+    return _check(_INSTANCE_ID, value, "an instance id (expected i- and 8 or 17 lowercase hex digits)")
 
 
 def check_account_id(value: str) -> str:
-    if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
-        raise InvalidArgument(f"{value!r} is not an account id (expected 12 digits)")
-    return value
+    return _check(_ACCOUNT_ID, value, "an account id (expected 12 digits)")
 
 
 def check_image_id(value: str) -> str:
     """Image ids are only recorded (in domain metadata); empty means none."""
-    if value and not _IMAGE_ID.fullmatch(value):
-        raise InvalidArgument(f"{value!r} is not an image id (expected ami-, aki- or ari- and hex digits)")
-    return value
+    return value if value == "" else _check(_IMAGE_ID, value, "an image id (expected ami-, aki- or ari- and hex digits)")
 
 
 def check_mac(value: str) -> str:
-    if not isinstance(value, str) or not _MAC.fullmatch(value):
-        raise InvalidArgument(f"{value!r} is not a MAC address (expected six lowercase hex pairs)")
-    return value
+    return _check(_MAC, value, "a MAC address (expected six lowercase hex pairs)")
 
 
 def domain_name(instance_id: str) -> str:

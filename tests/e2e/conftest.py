@@ -69,19 +69,30 @@ def e2e_cfg(libvirt_system):
 
 
 @pytest.fixture
-def e2e_driver(e2e_cfg):
-    """A driver with its network and metadata redirect up; everything it made is removed after."""
-    drv = ComputeDriver(e2e_cfg)
-    try:
+def driver_for(e2e_cfg):
+    """driver_for(nodes=None) -> a set-up driver; its instances, network and redirect go after the test."""
+    drivers: list[ComputeDriver] = []
+
+    def make(nodes=None) -> ComputeDriver:
+        drv = ComputeDriver(e2e_cfg, nodes=nodes)
+        drivers.append(drv)
         drv.setup()
-        yield drv
-    finally:
+        return drv
+
+    yield make
+    for drv in drivers:
         try:
             for info in drv.list_instances():
                 drv.terminate(info.instance_id)
         finally:
             drv.teardown()
             drv.close()
+
+
+@pytest.fixture
+def e2e_driver(driver_for):
+    """A driver on this host's libvirt with its network and metadata redirect up."""
+    return driver_for()
 
 
 class MetadataServer:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from silvereye.compute import BootSource, ComputeDriver, LaunchRequest, ids
+from silvereye.compute import BootSource, LaunchRequest, ids
 from silvereye.compute.hostfiles import SshHost
 from silvereye.compute.nodes import Node
 from silvereye.images.tiny import BOOT_COMPLETE
@@ -58,38 +58,29 @@ def sshd(loopback_port):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def test_instance_on_a_node_reached_over_ssh(e2e_cfg, sshd, tiny_image, metadata_server_for):
+def test_instance_on_a_node_reached_over_ssh(sshd, tiny_image, driver_for, metadata_server_for):
     node = Node("node1", sshd)
     assert isinstance(node.host, SshHost)
-    driver = ComputeDriver(e2e_cfg, nodes=[node])
-    try:
-        driver.setup()
-        server = metadata_server_for(driver)
-        capacity = driver.capacity()
-        assert [c.node for c in capacity] == ["node1"] and capacity[0].disk_free > 0  # df over SSH
+    driver = driver_for([node])
+    server = metadata_server_for(driver)
+    capacity = driver.capacity()
+    assert [c.node for c in capacity] == ["node1"] and capacity[0].disk_free > 0  # df over SSH
 
-        boot = BootSource(
-            root=driver.images.add(tiny_image.root, "qcow2"),
-            kernel=driver.images.add_blob(tiny_image.kernel),
-            ramdisk=driver.images.add_blob(tiny_image.ramdisk),
-            kernel_cmdline=tiny_image.kernel_cmdline,
-        )
-        instance_id = ids.new_instance_id()
-        server.data[instance_id] = {"meta-data/instance-id": instance_id.encode()}
-        info = driver.launch(LaunchRequest(instance_id, "210987654321", "t2.nano", boot))
-        assert info.node == "node1"
-        line = driver.wait_for_console(instance_id, BOOT_COMPLETE, timeout=120).decode()  # read over SSH
-        assert f"instance-id={instance_id}" in line
-        assert driver.console_size(instance_id) > 0
-        assert [i.instance_id for i in driver.list_instances()] == [instance_id]
+    boot = BootSource(
+        root=driver.images.add(tiny_image.root, "qcow2"),
+        kernel=driver.images.add_blob(tiny_image.kernel),
+        ramdisk=driver.images.add_blob(tiny_image.ramdisk),
+        kernel_cmdline=tiny_image.kernel_cmdline,
+    )
+    instance_id = ids.new_instance_id()
+    server.data[instance_id] = {"meta-data/instance-id": instance_id.encode()}
+    info = driver.launch(LaunchRequest(instance_id, "210987654321", "t2.nano", boot))
+    assert info.node == "node1"
+    line = driver.wait_for_console(instance_id, BOOT_COMPLETE, timeout=120).decode()  # read over SSH
+    assert f"instance-id={instance_id}" in line
+    assert driver.console_size(instance_id) > 0
+    assert [i.instance_id for i in driver.list_instances()] == [instance_id]
 
-        assert driver.terminate(instance_id) is True
-        assert not driver.instance_dir(instance_id).exists()  # removed over SSH
-        assert driver.list_instances() == [] and driver.orphans().empty()
-    finally:
-        try:
-            for leftover in driver.list_instances():
-                driver.terminate(leftover.instance_id)
-        finally:
-            driver.teardown()
-            driver.close()
+    assert driver.terminate(instance_id) is True
+    assert not driver.instance_dir(instance_id).exists()  # removed over SSH
+    assert driver.list_instances() == [] and driver.orphans().empty()

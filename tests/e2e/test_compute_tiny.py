@@ -128,5 +128,8 @@ def test_tiny_instance_lifecycle(e2e_driver, metadata_server, tiny_boot):
     assert not directory.exists()
     assert all(r.name != instance_id for r in driver.network.reservations(conn))
     assert info.mac not in conn.networkLookupByName(driver.network.name).XMLDesc(0)
+    deadline = time.monotonic() + 10  # dnsmasq tells libvirt's lease helper a moment later
+    while info.private_ip in driver.network.leased_addresses(conn) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert info.private_ip not in driver.network.leased_addresses(conn)  # dhcp_release freed it
     assert driver.orphans().empty()
