@@ -455,7 +455,9 @@ class ComputeDriver:
                     other.host.remove_tree(directory)
                     found = True
             self._where.pop(instance_id, None)
-            return found
+        with self._locks_guard:
+            self._locks.pop(instance_id, None)
+        return found
 
     def wait_for_state(self, instance_id: str, states: tuple[str, ...], timeout: float) -> DomainState:
         """Poll until the domain is in one of ``states``; ComputeError on timeout."""

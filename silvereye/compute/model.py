@@ -70,6 +70,18 @@ class DomainState:
     def active(self) -> bool:
         return self.state in ("running", "blocked", "paused", "shutdown", "pmsuspended")
 
+    @property
+    def ec2_name(self) -> str:
+        """The EC2 instance state this domain state shows as (EC2's own 'pending' and
+        'shutting-down' come from its records: the driver only sees the domain)."""
+        if self.state == ABSENT:
+            return "terminated"
+        if self.state == "shutdown":
+            return "stopping"
+        if self.state in ("shutoff", "crashed"):
+            return "stopped"
+        return "running"
+
 
 @dataclass(frozen=True)
 class InstanceInfo:

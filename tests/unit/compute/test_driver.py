@@ -65,6 +65,9 @@ def test_stop_start_reboot_and_states(driver, launch):
     assert driver.reboot(iid, timeout=0.2).state == "running"
     assert driver.stop(iid, force=True).state == "shutoff"
     assert driver.describe(iid).private_ip == info.private_ip  # the address stays with a stopped instance
+    assert driver.state(iid).ec2_name == "stopped"
+    driver.terminate(iid)
+    assert driver.state(iid).ec2_name == "terminated"
 
 
 def test_terminate_removes_domain_files_and_reservation_and_is_idempotent(driver, launch):
