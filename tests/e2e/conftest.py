@@ -24,7 +24,6 @@ from silvereye.compute import BootSource, ComputeDriver
 from silvereye.compute.network import free_subnet
 from silvereye.images import tiny
 
-pytestmark = pytest.mark.e2e
 
 
 def free_port() -> int:

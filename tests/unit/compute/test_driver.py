@@ -206,3 +206,14 @@ def test_when_no_node_answers_a_launch_is_insufficient_capacity(cfg, base_image)
     with pytest.raises(InsufficientCapacity, match="no node is reachable .*gone"):
         drv.launch(req)
     assert drv.list_instances() == [] and drv.capacity() == []
+
+
+def test_parallel_launches_get_distinct_addresses_and_macs(driver, launch):
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        launched = list(pool.map(lambda _: launch(), range(8)))
+    assert len({i.private_ip for i in launched}) == 8
+    assert len({i.mac for i in launched}) == 8
+    reserved = driver.network.reservations(driver.nodes[0].connection())
+    assert sorted(r.ip for r in reserved) == sorted(i.private_ip for i in launched)
