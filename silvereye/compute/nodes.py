@@ -74,8 +74,10 @@ class Node:
             try:
                 with libvirt_call(f"connect to node {self.name} ({self.uri})"):
                     conn = libvirt.open(self.uri)
-            except Exception as e:
-                raise NodeUnavailable(f"node {self.name}: {e}") from None
+            except NodeUnavailable:
+                raise
+            except ComputeError as e:
+                raise NodeUnavailable(str(e)) from None
             self._conn = conn
             listeners = list(self._listeners)
         for listener in listeners:

@@ -22,30 +22,28 @@ SHA512 = hashlib.sha512(IMAGE).hexdigest()
 
 
 @pytest.fixture
-def server():
+def server(tmp_path_factory):
+    """A plain static HTTP server (the standard library's) over a directory of image files."""
+    root = tmp_path_factory.mktemp("www")
+    (root / "img").mkdir()
     files = {
-        "/img/disk.qcow2": IMAGE,
-        "/img/SHA256SUMS": f"{'0' * 64}  other.img\n{SHA256} *disk.qcow2\n".encode(),
-        "/img/SHA512SUMS": f"{SHA512}  disk.qcow2\n".encode(),
-        "/img/disk.qcow2.CHECKSUM": f"# Rocky style\nSHA256 (disk.qcow2) = {SHA256}\n".encode(),
-        "/img/BADSUMS": f"{'f' * 64}  disk.qcow2\n".encode(),
+        "disk.qcow2": IMAGE,
+        "SHA256SUMS": f"{'0' * 64}  other.img\n{SHA256} *disk.qcow2\n".encode(),
+        "SHA512SUMS": f"{SHA512}  disk.qcow2\n".encode(),
+        "disk.qcow2.CHECKSUM": f"# Rocky style\nSHA256 (disk.qcow2) = {SHA256}\n".encode(),
+        "BADSUMS": f"{'f' * 64}  disk.qcow2\n".encode(),
     }
+    for name, body in files.items():
+        (root / "img" / name).write_bytes(body)
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = files.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, directory=str(root), **kw)
 
         def log_message(self, *args):
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/img"
     httpd.shutdown()
