@@ -4,7 +4,7 @@ Each node's free room is its size (times an overcommit ratio) minus what
 running domains take and minus claims: launches placed but not yet running,
 so that ten simultaneous launches do not all pick the last free slot. A
 launch takes the node with the most free memory, then the most free vCPUs
-(spreading load, as Eucalyptus' GREEDY policy did not), name as tie-break.
+(spreading load, like Eucalyptus' ROUNDROBIN rather than its GREEDY policy), name as tie-break.
 
 vCPUs are overcommitted (16 per core by default, as OpenStack does: a tiny
 guest idles), memory and disk are not. When nothing fits,
