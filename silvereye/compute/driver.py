@@ -45,6 +45,9 @@ CONSOLE_FILE = "console.log"
 ROOT_DISK = "root.qcow2"
 UEFI_VARS = "uefi-vars.fd"
 CONSOLE_OUTPUT_BYTES = 64 * 1024  # what GetConsoleOutput returns: the latest 64 KiB
+# libvirt's stock nwfilter against MAC, IP and ARP spoofing (package libvirt-daemon-config-nwfilter):
+# it pins each instance to its own address, which security groups and elastic IPs rely on.
+ANTI_SPOOFING_FILTER = "clean-traffic"
 
 DomainTypeResolver = Callable[[Node], str]
 _background = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="compute")
@@ -61,9 +64,11 @@ class ComputeDriver:
         network: InstanceNetwork | None = None,
         scheduler: Scheduler | None = None,
         metadata_redirect: bool = True,
+        anti_spoofing: bool = True,
     ):
         """``domain_type`` is kvm, qemu or auto (default: the configuration's); auto asks
-        ``resolve_domain_type(node)`` once per node (the preflight KVM probe, which boots)."""
+        ``resolve_domain_type(node)`` once per node (the preflight KVM probe, which boots).
+        ``anti_spoofing`` puts libvirt's ``clean-traffic`` nwfilter on every new instance's interface."""
         self.cfg = cfg
         self.domain_type = domain_type or cfg.compute.domain_type
         if self.domain_type not in ("auto", "kvm", "qemu"):
@@ -77,6 +82,9 @@ class ComputeDriver:
         self.instances_path = Path(cfg.instances_path)
         self.events = EventHub()
         self._with_redirect = metadata_redirect
+        self.anti_spoofing = anti_spoofing
+        self._terminate_hooks: list[Callable[[str], object]] = []
+        self._teardown_hooks: list[Callable[[], object]] = []
         self._locks: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self._where: dict[str, str] = {}  # instance id -> node name, a cache of lookups
@@ -104,11 +112,24 @@ class ComputeDriver:
         """Bring up the instance network on every node and the metadata redirect here (idempotent)."""
         for node in self.nodes:
             self.network.ensure(node.connection())
+            if self.anti_spoofing:
+                _check_nwfilter(node, ANTI_SPOOFING_FILTER)
         if self._with_redirect:
             self.metadata_redirect.apply()
 
+    def on_terminate(self, hook: Callable[[str], object]) -> None:
+        """Call ``hook(instance_id)`` at the end of every terminate (security groups and elastic
+        IPs drop the instance's rules there, so a reused address inherits nothing)."""
+        self._terminate_hooks.append(hook)
+
+    def on_teardown(self, hook: Callable[[], object]) -> None:
+        """Call ``hook()`` first thing in :meth:`teardown` (tables the hook's owner installed)."""
+        self._teardown_hooks.append(hook)
+
     def teardown(self) -> None:
         """Remove the metadata redirect and the network from every node (instances must be gone)."""
+        for hook in reversed(self._teardown_hooks):
+            hook()
         if self._with_redirect:
             self.metadata_redirect.remove()
         for node in self.nodes:
@@ -343,6 +364,7 @@ class ComputeDriver:
             uefi_vars=directory / UEFI_VARS if boot.firmware == "uefi" else None,
             image_id=req.image_id,
             launched_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            nwfilter=ANTI_SPOOFING_FILTER if self.anti_spoofing else None,
         )
         xml = build_domain(spec).to_xml()
         with libvirt_call(f"define the domain of {req.instance_id} on node {node.name}"):
@@ -457,6 +479,8 @@ class ComputeDriver:
             self._where.pop(instance_id, None)
         with self._locks_guard:
             self._locks.pop(instance_id, None)
+        for hook in self._terminate_hooks:
+            hook(instance_id)
         return found
 
     def wait_for_state(self, instance_id: str, states: tuple[str, ...], timeout: float) -> DomainState:
@@ -546,3 +570,18 @@ class ComputeDriver:
             host = self.node(node_name).host
             for d in dirs:
                 host.remove_tree(self.instance_dir(d))
+
+
+def _check_nwfilter(node: Node, name: str) -> None:
+    """Refuse to go on without the nwfilter instances will reference (their start would fail)."""
+    import libvirt
+
+    try:
+        node.connection().nwfilterLookupByName(name)
+    except libvirt.libvirtError as e:
+        if e.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
+            return  # drivers without nwfilters (test:///default) ignore filter references
+        raise ComputeError(
+            f"node {node.name} has no libvirt nwfilter {name!r}; install libvirt-daemon-config-nwfilter "
+            f"(or create the driver with anti_spoofing=False)"
+        ) from None
