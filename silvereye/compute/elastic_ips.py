@@ -71,20 +71,21 @@ def render(associations: Iterable[Association], table: str, bridge: str, subnet:
     assocs = sorted(associations, key=lambda a: ipaddress.IPv4Address(a.public_ip))
     dnat = [f"    ip daddr {a.public_ip} dnat to {a.private_ip}" for a in assocs]
     gateway = subnet.network_address + 1
+    # Priorities dstnat - 5 and srcnat - 5: ahead of libvirt's NAT (the first binding wins).
     return "\n".join([
         f"add table ip {table}",
         f"delete table ip {table}",
         f"table ip {table} {{",
         "  chain prerouting {",
-        "    type nat hook prerouting priority dstnat - 5; policy accept;",
+        "    type nat hook prerouting priority -105; policy accept;",
         *dnat,
         "  }",
         "  chain output {",
-        "    type nat hook output priority dstnat - 5; policy accept;",
+        "    type nat hook output priority -105; policy accept;",
         *dnat,
         "  }",
         "  chain postrouting {",
-        "    type nat hook postrouting priority srcnat - 5; policy accept;",
+        "    type nat hook postrouting priority 95; policy accept;",
         f'    oifname "{bridge}" ip saddr {subnet} ct status dnat snat to {gateway}',
         *[f'    oifname != "{bridge}" ip saddr {a.private_ip} snat to {a.public_ip}' for a in assocs],
         "  }",
