@@ -202,12 +202,17 @@ class ElasticIPs:
         """Rules first, then addresses on; addresses off first, then rules (never an address
         without its DNAT). Addresses are brought to the wanted set whatever was there."""
         if self._active:
-            present = self.interface_addresses()
-            for public in present - set(assocs):
+            try:
+                present: set[str] | None = self.interface_addresses()
+            except NetworkError:
+                if set(assocs) - set(self._assocs):
+                    raise
+                present = None  # the interface is gone: nothing to take off it, nothing to put on
+            for public in (present or set()) - set(assocs):
                 self._address("del", public)
             run_nft(render(assocs.values(), self.table, self.bridge, self.subnet),
                     f"update the elastic IPs in nftables table {self.table}", self._prefix)
-            for public in set(assocs) - present:
+            for public in set(assocs) - present if present is not None else ():
                 self._address("add", public)
         self._assocs = assocs
 
