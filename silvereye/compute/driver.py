@@ -64,11 +64,13 @@ class ComputeDriver:
         network: InstanceNetwork | None = None,
         scheduler: Scheduler | None = None,
         metadata_redirect: bool = True,
-        anti_spoofing: bool = True,
+        anti_spoofing: bool = False,
     ):
         """``domain_type`` is kvm, qemu or auto (default: the configuration's); auto asks
         ``resolve_domain_type(node)`` once per node (the preflight KVM probe, which boots).
-        ``anti_spoofing`` puts libvirt's ``clean-traffic`` nwfilter on every new instance's interface."""
+        ``anti_spoofing`` puts libvirt's ``clean-traffic`` nwfilter on every new instance's interface
+        (:meth:`enable_anti_spoofing`; security groups and elastic IPs turn it on, as they rely on it;
+        it costs about a second per launch, libvirt instantiating the filter)."""
         self.cfg = cfg
         self.domain_type = domain_type or cfg.compute.domain_type
         if self.domain_type not in ("auto", "kvm", "qemu"):
@@ -116,6 +118,12 @@ class ComputeDriver:
                 _check_nwfilter(node, ANTI_SPOOFING_FILTER)
         if self._with_redirect:
             self.metadata_redirect.apply()
+
+    def enable_anti_spoofing(self) -> None:
+        """From now on, launch instances with the anti-spoofing nwfilter (checked on every node first)."""
+        for node in self.reachable_nodes():
+            _check_nwfilter(node, ANTI_SPOOFING_FILTER)
+        self.anti_spoofing = True
 
     def on_terminate(self, hook: Callable[[str], object]) -> None:
         """Call ``hook(instance_id)`` at the end of every terminate (security groups and elastic

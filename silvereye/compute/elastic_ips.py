@@ -134,6 +134,7 @@ class ElasticIPs:
             raise NetworkError("no elastic IP range is configured; set network.public_range")
         eips = cls(network_name=driver.network.name, bridge=driver.network.bridge, subnet=str(driver.network.subnet),
                    public_range=parse_ip_range(cfg.public_range), interface=cfg.interface)
+        driver.enable_anti_spoofing()  # rules keyed by address need addresses that cannot be forged
         driver.on_terminate(eips.forget_instance)
         driver.on_teardown(eips.teardown)
         return eips

@@ -360,6 +360,7 @@ class SecurityGroupFirewall:
     def for_driver(cls, driver) -> SecurityGroupFirewall:
         """The firewall of the driver's network; terminate forgets an instance, teardown removes the table."""
         fw = cls(network_name=driver.network.name, bridge=driver.network.bridge, subnet=str(driver.network.subnet))
+        driver.enable_anti_spoofing()  # rules keyed by address need addresses that cannot be forged
         driver.on_terminate(fw.forget_instance)
         driver.on_teardown(fw.teardown)
         return fw

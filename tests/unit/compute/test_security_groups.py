@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 import pytest
@@ -300,3 +301,20 @@ def test_changing_an_instances_groups_takes_effect_live(lab):
         assert lab.connect(lab.host, lab.address, 80) is None
     finally:
         fw.teardown()
+
+
+# -- the driver's side ----------------------------------------------------------------
+
+
+def test_the_firewall_of_a_driver_pins_instances_to_their_addresses_and_forgets_them(driver, launch):
+    fw = SecurityGroupFirewall.for_driver(driver)
+    assert driver.anti_spoofing
+    info = launch()
+    conn = driver.nodes[0].connection()
+    iface = ET.fromstring(conn.lookupByName(info.domain_name).XMLDesc(0)).find("devices/interface")
+    assert iface.find("filterref").get("filter") == "clean-traffic"
+    assert iface.find("filterref/parameter").attrib == {"name": "IP", "value": info.private_ip}
+    fw.create_group(WEB)
+    fw.set_instance_groups(info.instance_id, info.private_ip, [WEB])
+    driver.terminate(info.instance_id)
+    assert fw.members() == {}
