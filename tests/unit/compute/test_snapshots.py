@@ -41,7 +41,8 @@ def written(volumes):
     return volumes.describe(VOL)
 
 
-def test_a_snapshot_is_a_compact_standalone_copy_with_progress(snapshots, written):
+def test_a_snapshot_is_a_compact_standalone_copy_with_progress(snapshots, written, monkeypatch):
+    monkeypatch.setattr("silvereye.compute.snapshots.CHUNK", MiB)
     seen: list[float] = []
     image = snapshots.create(VOL, SNAP, progress=seen.append)
     assert same_content(written.path, image.path)
