@@ -100,9 +100,7 @@ class RuleNotFound(InvalidArgument):
 
 
 def check_group_id(value: str) -> str:
-    if not isinstance(value, str) or not _GROUP_ID.fullmatch(value):
-        raise InvalidArgument(f"{value!r} is not a security group id (expected sg- and 8 or 17 lowercase hex digits)")
-    return value
+    return ids._check(_GROUP_ID, value, "a security group id (expected sg- and 8 or 17 lowercase hex digits)")
 
 
 def _int(value, what: str) -> int:

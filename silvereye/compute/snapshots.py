@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from silvereye.compute import ids
 from silvereye.compute.errors import ComputeError, HypervisorError, InvalidArgument, libvirt_call
 from silvereye.compute.volumes import (
     ALIAS_PREFIX,
@@ -56,9 +57,7 @@ Progress = Callable[[float], None]  # called with the fraction done, 0.0 to 1.0
 
 
 def check_snapshot_id(value: str) -> str:
-    if not isinstance(value, str) or not _SNAPSHOT_ID.fullmatch(value):
-        raise InvalidArgument(f"{value!r} is not a snapshot id (expected snap- and 8 or 17 lowercase hex digits)")
-    return value
+    return ids._check(_SNAPSHOT_ID, value, "a snapshot id (expected snap- and 8 or 17 lowercase hex digits)")
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,7 @@ class VolumeNotAttached(InvalidState):
 
 
 def check_volume_id(value: str) -> str:
-    if not isinstance(value, str) or not _VOLUME_ID.fullmatch(value):
-        raise InvalidArgument(f"{value!r} is not a volume id (expected vol- and 8 or 17 lowercase hex digits)")
-    return value
+    return ids._check(_VOLUME_ID, value, "a volume id (expected vol- and 8 or 17 lowercase hex digits)")
 
 
 def device_target(device: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import subprocess
 import time
 
 import pytest
@@ -110,3 +111,16 @@ def test_a_volume_carries_data_between_instances_and_through_a_snapshot(e2e_driv
     assert volumes.attachments_of(first.instance_id) == sorted(
         [(COPY, volumes.describe(COPY).attachment), (VOL, volumes.describe(VOL).attachment)])
     assert not [p for p in volumes.root.iterdir() if "overlay" in p.name]
+
+    # A crash between freeze and merge leaves the guest writing to an overlay; recovery folds it back.
+    overlay = volumes.root / f".{VOL}.{SNAP}.overlay.qcow2"
+    _, dom = e2e_driver._find(first.instance_id)
+    snapshots._freeze(dom, volumes.describe(VOL), overlay)
+    assert str(overlay) in dom.XMLDesc(0)
+    first.check(f"dd of=/dev/{dev} bs=1M seek=110 conv=fsync 2>/dev/null", stdin=pattern[MiB:2 * MiB])
+    assert snapshots.recover() == [VOL]
+    assert str(overlay) not in dom.XMLDesc(0) and not overlay.exists()
+    assert read_sha256(first, dev, 110, 1) == hashlib.sha256(pattern[MiB:2 * MiB]).hexdigest()
+    assert volumes.detach(VOL).state == "available"
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"read -P {pattern[MiB]} {110 * MiB} 1", str(volumes.path_of(VOL))],
+                   check=True, capture_output=True)
