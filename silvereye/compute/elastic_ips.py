@@ -171,19 +171,20 @@ class ElasticIPs:
         r = subprocess.run([*self._prefix, "nft", "list", "table", "ip", self.table], capture_output=True, timeout=30)
         return r.returncode == 0
 
-    def interface_addresses(self) -> set[str]:
-        """Addresses of the public range now on the interface."""
+    def _interface_networks(self) -> list[ipaddress.IPv4Interface]:
         out = self._run(["ip", "-4", "-o", "addr", "show", "dev", self.interface], "list the public addresses")
-        found = set()
+        found = []
         for word in out.split():
             if "/" in word:
                 try:
-                    address = ipaddress.IPv4Interface(word)
+                    found.append(ipaddress.IPv4Interface(word))
                 except ValueError:
                     continue
-                if address.ip in self._range_set:
-                    found.add(str(address.ip))
         return found
+
+    def interface_addresses(self) -> set[str]:
+        """Addresses of the public range now on the interface."""
+        return {str(a.ip) for a in self._interface_networks() if a.ip in self._range_set}
 
     # -- changing -------------------------------------------------------------
 
@@ -220,15 +221,10 @@ class ElasticIPs:
     def setup(self) -> None:
         """Install the NAT table, the forward acceptance and the current addresses (idempotent)."""
         with self._lock:
-            for word in self._run(["ip", "-4", "-o", "addr", "show", "dev", self.interface], "list addresses").split():
-                if "/" in word:
-                    try:
-                        address = ipaddress.IPv4Interface(word)
-                    except ValueError:
-                        continue
-                    if address.ip in self._range_set and address.network.prefixlen != 32:
-                        raise NetworkError(f"{address} on {self.interface} is in the elastic IP range; "
-                                           "take it out of network.public_range")
+            for address in self._interface_networks():
+                if address.ip in self._range_set and address.network.prefixlen != 32:
+                    raise NetworkError(f"{address} on {self.interface} is in the elastic IP range; "
+                                       "take it out of network.public_range")
             self._accept_forwarded()
             self._active = True
             self._commit(dict(self._assocs))

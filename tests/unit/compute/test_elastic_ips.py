@@ -114,3 +114,12 @@ def test_the_elastic_address_reaches_the_instance_from_outside_and_from_the_host
     assert eips.interface_addresses() == set()
     assert eips.chain not in lab.sh(lab.host, "iptables", "-S").stdout
     assert lab.connect(ns, public, 80) is None
+
+
+def test_a_range_the_host_already_uses_is_refused_at_setup(lab):  # noqa: F811
+    lab.sh(lab.host, "ip", "addr", "add", f"{PUBLIC[2]}/28", "dev", lab.bridge)
+    eips = ElasticIPs(network_name=lab.host, bridge=lab.bridge, subnet=lab.subnet, public_range=PUBLIC,
+                      interface=lab.bridge, netns=lab.host)
+    with pytest.raises(NetworkError, match=f"{PUBLIC[2]}/28 on {lab.bridge} is in the elastic IP range"):
+        eips.setup()
+    assert not eips.installed()
