@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
@@ -141,22 +142,24 @@ class Snapshots:
         return SnapshotImage(snapshot_id, volume_id, dest, dest.stat().st_size, info.size,
                              round(time.monotonic() - started, 3))
 
-    def receive(self, snapshot_id: str, chunks: Iterable[bytes]) -> Path:
-        """Write a stored snapshot's bytes (from the S3 layer) back to a local file."""
-        check_snapshot_id(snapshot_id)
+    def receive(self, chunks: Iterable[bytes]) -> Path:
+        """Write a stored snapshot's bytes (from the S3 layer) back to a local file of its own."""
         os.makedirs(self.staging, mode=0o700, exist_ok=True)
-        dest = self.staging / f".{snapshot_id}.received"
-        with open(dest, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-        return dest
+        fd, name = tempfile.mkstemp(dir=self.staging, prefix=".", suffix=".received")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+        except BaseException:
+            os.unlink(name)
+            raise
+        return Path(name)
 
-    def restore(self, volume_id: str, snapshot: Path | Iterable[bytes], size: int | None = None, *,
-                snapshot_id: str = "snap-00000000") -> VolumeInfo:
+    def restore(self, volume_id: str, snapshot: Path | Iterable[bytes], size: int | None = None) -> VolumeInfo:
         """A new volume holding a snapshot (a file, or its bytes as chunks), at least as large."""
         if isinstance(snapshot, (str, Path)):
             return self.volumes.create(volume_id, size, source=Path(snapshot))
-        path = self.receive(snapshot_id, snapshot)
+        path = self.receive(snapshot)
         try:
             return self.volumes.create(volume_id, size, source=path)
         finally:
@@ -279,6 +282,6 @@ class Snapshots:
                 self._merge(volume_id, self.volumes.root / name)
             fixed.append(volume_id)
         for name in self.volumes.host.list_dir(self.staging):
-            if name.endswith(".partial"):
+            if name.endswith((".partial", ".received")):
                 (self.staging / name).unlink(missing_ok=True)
         return fixed

@@ -29,6 +29,20 @@ BOOT_TIMEOUT = 120
 SSH, WEB, CLIENTS, OTHERS = "sg-000000aa", "sg-000000bb", "sg-000000cc", "sg-000000dd"
 
 
+def ssh_client(address: str, pkey: paramiko.PKey, host_key: str) -> paramiko.SSHClient:
+    """Root on a guest, accepting only the host key its console printed."""
+    client = paramiko.SSHClient()
+
+    class FromConsole(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, _client, hostname, key):
+            if key.get_base64() != host_key:
+                raise paramiko.SSHException(f"host key of {hostname} differs from the console's")
+
+    client.set_missing_host_key_policy(FromConsole())
+    client.connect(address, username="root", pkey=pkey, timeout=20, allow_agent=False, look_for_keys=False)
+    return client
+
+
 @dataclass
 class Guest:
     """A booted tiny instance and a root shell on it."""
@@ -36,6 +50,13 @@ class Guest:
     instance_id: str
     ip: str
     client: paramiko.SSHClient
+    pkey: paramiko.PKey
+
+    def reconnect(self, driver, console_offset: int) -> None:
+        """A new shell after a reboot (a new host key, printed on the console from ``console_offset``)."""
+        self.client.close()
+        console = driver.console_read(self.instance_id, console_offset).decode(errors="replace")
+        self.client = ssh_client(self.ip, self.pkey, host_key_from_console(console))
 
     def run(self, command: str, *, stdin: bytes | None = None, timeout: float = 60) -> tuple[int, str]:
         chan_in, out, err = self.client.exec_command(command, timeout=timeout)
@@ -61,7 +82,7 @@ class Guest:
 def boot(e2e_driver, metadata_server, tiny_boot):
     """boot(n, register=None) -> n running Guests; ``register(info)`` runs right after each launch."""
     pkey, public_key = key_pair()
-    clients: list[paramiko.SSHClient] = []
+    guests: list[Guest] = []
 
     def start(n: int, register=None) -> list[Guest]:
         infos = []
@@ -75,27 +96,18 @@ def boot(e2e_driver, metadata_server, tiny_boot):
             if register is not None:
                 register(info)
             infos.append(info)
-        guests = []
+        started = []
         for info in infos:
             e2e_driver.wait_for_console(info.instance_id, BOOT_COMPLETE, timeout=BOOT_TIMEOUT)
-            expected = host_key_from_console(e2e_driver.console_output(info.instance_id).decode(errors="replace"))
-            client = paramiko.SSHClient()
-
-            class FromConsole(paramiko.MissingHostKeyPolicy):
-                def missing_host_key(self, _client, hostname, key):
-                    if key.get_base64() != expected:
-                        raise paramiko.SSHException(f"host key of {hostname} differs from the console's")
-
-            client.set_missing_host_key_policy(FromConsole())
-            client.connect(info.private_ip, username="root", pkey=pkey, timeout=20, allow_agent=False,
-                           look_for_keys=False)
-            clients.append(client)
-            guests.append(Guest(info.instance_id, info.private_ip, client))
-        return guests
+            console = e2e_driver.console_output(info.instance_id).decode(errors="replace")
+            client = ssh_client(info.private_ip, pkey, host_key_from_console(console))
+            started.append(Guest(info.instance_id, info.private_ip, client, pkey))
+        guests.extend(started)
+        return started
 
     yield start
-    for client in clients:
-        client.close()
+    for guest in guests:
+        guest.client.close()
 
 
 def host_reaches(address: str, port: int = 80, timeout: float = 0.3) -> bool:

@@ -12,6 +12,7 @@ import pytest
 
 from silvereye.compute.snapshots import Snapshots
 from silvereye.compute.volumes import VolumeInUse, Volumes, volume_serial
+from silvereye.images.tiny import BOOT_COMPLETE
 from tests.e2e.test_compute_secgroups import Guest, boot  # noqa: F401  (the boot fixture)
 
 pytestmark = pytest.mark.e2e
@@ -98,7 +99,7 @@ def test_a_volume_carries_data_between_instances_and_through_a_snapshot(e2e_driv
     # A new volume from the snapshot holds the same pattern; the original kept every write.
     assert volumes.detach(VOL, instance_id=second.instance_id, force=True).state == "available"
     gone_from(second, dev)
-    restored = snapshots.restore(COPY, image.chunks(), snapshot_id=SNAP)
+    restored = snapshots.restore(COPY, image.chunks())
     image.discard()
     assert restored.size == 128 * MiB
     volumes.attach(COPY, first.instance_id, "/dev/sdh")
@@ -124,3 +125,21 @@ def test_a_volume_carries_data_between_instances_and_through_a_snapshot(e2e_driv
     assert volumes.detach(VOL).state == "available"
     subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"read -P {pattern[MiB]} {110 * MiB} 1", str(volumes.path_of(VOL))],
                    check=True, capture_output=True)
+
+
+def test_a_stopped_instance_gets_its_volume_when_it_starts(e2e_driver, boot):
+    volumes = Volumes(e2e_driver)
+    (guest,) = boot(1)
+    e2e_driver.stop(guest.instance_id, force=True)
+    volumes.create(VOL, 16 * MiB)
+    volumes.attach(VOL, guest.instance_id, "/dev/sdf")
+    assert volumes.describe(VOL).state == "attached"
+    assert volumes.detach(VOL).state == "available"
+    volumes.attach(VOL, guest.instance_id, "/dev/sdf")
+    assert volumes.grow(VOL, 32 * MiB).size == 32 * MiB  # not running: qemu-img resizes the file
+    offset = e2e_driver.console_size(guest.instance_id)
+    e2e_driver.start(guest.instance_id)
+    e2e_driver.wait_for_console(guest.instance_id, BOOT_COMPLETE, timeout=120, offset=offset)
+    guest.reconnect(e2e_driver, offset)
+    dev = device_of(guest, VOL)
+    assert int(guest.check(f"cat /sys/block/{dev}/size")) * 512 == 32 * MiB

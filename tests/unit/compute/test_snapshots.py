@@ -61,7 +61,7 @@ def test_a_snapshot_is_a_compact_standalone_copy_with_progress(snapshots, writte
 
 def test_a_volume_restored_from_a_snapshots_bytes_is_identical(snapshots, volumes, written):
     image = snapshots.create(VOL, SNAP)
-    restored = snapshots.restore(VOL2, image.chunks(MiB), snapshot_id=SNAP)
+    restored = snapshots.restore(VOL2, image.chunks(MiB))
     assert same_content(written.path, restored.path)
     assert restored.size == written.size
     qemu_io(written.path, "write -P 0x7e 0 1M")  # the original moves on; the restored copy does not
