@@ -14,7 +14,7 @@ import shutil
 import statistics
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from boot_tiny import OWNER, TIMEOUT, Metadata, free_port
@@ -31,12 +31,14 @@ class Cloud:
     boot: BootSource
     metadata: Metadata
     work: Path
+    launched: list[str] = field(default_factory=list)
 
     def launch(self, n: int = 1, register: Callable[[InstanceInfo], object] | None = None) -> list[InstanceInfo]:
         """``n`` running instances (``register`` is called right after each launch)."""
         infos = []
         for _ in range(n):
             iid = ids.new_instance_id()
+            self.launched.append(iid)
             info = self.driver.launch(LaunchRequest(iid, OWNER, "t2.nano", self.boot))
             self.metadata.ids[info.private_ip] = iid
             if register is not None:
@@ -61,18 +63,20 @@ def tiny_cloud(name: str) -> Iterator[Cloud]:
     })
     driver = ComputeDriver(cfg)
     metadata = None
+    cloud = None
     try:
         driver.setup()
         metadata = Metadata(str(driver.network.gateway), cfg.network.metadata_port)
         images = driver.images
         boot = BootSource(root=images.add(image.root, "qcow2"), kernel=images.add_blob(image.kernel),
                           ramdisk=images.add_blob(image.ramdisk), kernel_cmdline=image.kernel_cmdline)
-        yield Cloud(driver, boot, metadata, work)
+        cloud = Cloud(driver, boot, metadata, work)
+        yield cloud
     finally:
         if metadata is not None:
             metadata.close()
-        for info in driver.list_instances():
-            driver.terminate(info.instance_id)
+        for iid in cloud.launched if cloud is not None else ():  # only ours: the host's libvirt is shared
+            driver.terminate(iid)
         driver.teardown()
         driver.close()
         shutil.rmtree(work, ignore_errors=True)

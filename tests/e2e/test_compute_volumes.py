@@ -1,5 +1,6 @@
 """EBS volumes on tiny instances under real QEMU: hot-plug, data that moves between instances,
-live growth, a crash-consistent snapshot taken while the guest writes, and a volume made from it."""
+live growth, a crash-consistent snapshot taken while the guest writes, a volume made from it,
+recovery after a crash mid-snapshot, and a volume given to a stopped instance."""
 
 from __future__ import annotations
 
