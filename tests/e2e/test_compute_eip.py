@@ -20,7 +20,8 @@ import pytest
 
 from silvereye.compute.elastic_ips import ElasticIPs
 from silvereye.compute.network import free_subnet
-from tests.e2e.test_compute_secgroups import boot, host_reaches  # noqa: F401  (the boot fixture)
+from silvereye.compute.security_groups import ALLOW_ALL_EGRESS, Rule, SecurityGroupFirewall
+from tests.e2e.test_compute_secgroups import WEB, boot, host_reaches  # noqa: F401  (the boot fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -87,6 +88,17 @@ def test_an_elastic_ip_reaches_the_instance_until_it_is_disassociated(e2e_driver
     assert f"instance-id: {guest.instance_id}" in page  # from the host itself
     assert f"instance-id: {guest.instance_id}" in (from_outside(ns, f"http://{public}/") or "")  # from outside
     assert guest.check(seen_from_guest) == public  # the instance goes out as its elastic IP
+
+    # Security groups judge what comes in through the elastic IP by its real source.
+    fw = SecurityGroupFirewall.for_driver(e2e_driver)
+    fw.create_group(WEB, [ALLOW_ALL_EGRESS])
+    fw.set_instance_groups(guest.instance_id, guest.ip, [WEB])
+    fw.setup()
+    assert from_outside(ns, f"http://{public}/") is None
+    fw.authorize(WEB, [Rule("ingress", "tcp", 80, 80, cidr=str(net))])
+    assert from_outside(ns, f"http://{public}/") is not None
+    assert guest.check(seen_from_guest) == public  # egress still open
+    fw.teardown()
 
     assert eips.disassociate(public).instance_id == guest.instance_id
     assert not host_reaches(public, timeout=1)
