@@ -4,7 +4,8 @@ The public side is a network namespace the test makes, on a veth whose host
 end is the configured public interface: the host and that "outside" reach the
 instance's web page through the elastic address (through libvirt's NAT
 network, which turns away new inbound connections unless silvereye lets DNAT'd
-ones in), the instance's own connections leave with it, and all of it stops on
+ones in), the instance's own connections leave with it, security groups judge
+what comes in through it by its real source, and all of it stops on
 disassociate, terminate and teardown.
 """
 
