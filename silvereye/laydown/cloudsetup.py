@@ -1,0 +1,157 @@
+"""The install steps that set the cloud itself up: network, credentials, default image.
+
+They use the other parts of silvereye the way their owners meant them to be
+used: the compute driver defines the instance network and the metadata
+redirect; the admin account the service creates on its first start gives
+the credentials; the tiny image goes through S3 and EC2 RegisterImage with
+boto3, exactly as a user would upload and register an image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from silvereye.config import Config
+from silvereye.errors import SilvereyeError
+from silvereye.laydown.hostfiles import ensure_dir, place_file, place_ini_section, render
+from silvereye.laydown.layout import Layout
+from silvereye.laydown.manifest import Manifest
+from silvereye.laydown.progress import Step
+from silvereye.net import endpoint_url
+
+PROFILE = "silvereye"
+IMAGE_NAME = "silvereye-tiny"
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+
+
+class MissingPart(SilvereyeError):
+    """A part of silvereye this step needs is not in this build."""
+
+
+def _missing(what: str, module: str, hint: str) -> MissingPart:
+    return MissingPart(f"this build of silvereye has no {what} yet ({module}); {hint}")
+
+
+# ---------------------------------------------------------------------------
+# IP forwarding
+# ---------------------------------------------------------------------------
+
+
+def ip_forwarding() -> str:
+    try:
+        return IP_FORWARD.read_text().strip()
+    except OSError:
+        return ""
+
+
+def set_ip_forwarding(value: str) -> None:
+    try:
+        IP_FORWARD.write_text(value + "\n")
+    except OSError as e:
+        raise SilvereyeError(f"cannot set net.ipv4.ip_forward to {value} ({e.strerror}); run as root") from None
+
+
+# ---------------------------------------------------------------------------
+# The instance network
+# ---------------------------------------------------------------------------
+
+
+def compute_driver(cfg: Config):  # noqa: ANN201 - a ComputeDriver; imported late (CLI start-up time)
+    try:
+        from silvereye.compute import ComputeDriver
+    except ImportError:
+        raise _missing("compute driver", "silvereye/compute", "the instance network cannot be created") from None
+    return ComputeDriver(cfg)
+
+
+def ensure_network(cfg: Config, manifest: Manifest, s: Step) -> None:
+    """The libvirt NAT network with DHCP on every node and the metadata redirect (both recorded)."""
+    driver = compute_driver(cfg)
+    try:
+        net = driver.network
+        before = {}
+        for node in driver.nodes:
+            found = net.lookup(node.connection())
+            before[node.name] = found is not None and bool(found.isActive())
+        redirect = driver.metadata_redirect
+        had_redirect = redirect.installed()
+        driver.setup()
+        for node in driver.nodes:
+            manifest.record({"kind": "libvirt-network", "name": f"{net.name}@{node.uri}", "network": net.name,
+                             "uri": node.uri, "bridge": net.bridge, "step": "instance network"})
+            if not before[node.name]:
+                where = "" if node.name == "local" else f" on node {node.name}"
+                s.changed(f"defined and started libvirt network {net.name} ({net.subnet} on {net.bridge}){where}")
+        manifest.record({"kind": "nft-table", "name": redirect.table, "family": "ip", "step": "instance network"})
+        if not had_redirect:
+            s.changed(f"redirected 169.254.169.254:80 to the metadata listener (nftables table ip {redirect.table})")
+        s.detail(f"{net.name}: {net.subnet} on {net.bridge}, metadata on {redirect.target_ip}:{redirect.target_port}")
+    finally:
+        driver.close()
+
+
+# ---------------------------------------------------------------------------
+# Credentials
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdminCredentials:
+    account_id: str
+    access_key_id: str
+    secret_access_key: str
+    region: str
+    endpoint: str
+
+
+def admin_key(cfg: Config) -> Any:
+    """The admin account's root key (the service creates the account on its first start)."""
+    try:
+        from silvereye.services.iam import accounts
+        from silvereye.store import open_store
+    except ImportError:
+        raise _missing("IAM service", "silvereye/services/iam", "there are no accounts or credentials") from None
+    store = open_store(cfg.store_url)
+    try:
+        with store.read() as conn:
+            if accounts.find(conn, accounts.ADMIN) is None:
+                raise SilvereyeError(f"the service answers but has no admin account in {cfg.store_url}; "
+                                     "see the service log")
+            return accounts.root_key(conn, accounts.ADMIN)
+    finally:
+        store.close()
+
+
+def write_credentials(cfg: Config, layout: Layout, manifest: Manifest, s: Step) -> AdminCredentials:
+    """The admin's eucarc (0600) and the ``silvereye`` profile in ~/.aws/config and credentials."""
+    from silvereye import accounts as client_files
+
+    key = admin_key(cfg)
+    url = endpoint_url(cfg)
+    step = "credentials"
+    s.changed(*ensure_dir(manifest, layout.credentials_dir, step, mode=0o700))
+    s.changed(*place_file(manifest, layout.backup_dir, layout.eucarc, client_files.render(cfg, key, "eucarc"), step, mode=0o600))
+    profile = render("aws-config-profile.j2", account=key.account_name, profile=PROFILE, region=cfg.region, endpoint=url)
+    s.changed(*place_ini_section(manifest, layout.aws_config, f"profile {PROFILE}", profile, step))
+    secret = render("aws-credentials.j2", access_key_id=key.access_key_id, secret_access_key=key.secret_access_key)
+    s.changed(*place_ini_section(manifest, layout.aws_credentials, PROFILE, secret, step))
+    s.detail(f"account {key.account_name} ({key.account_id}): {layout.eucarc}, profile '{PROFILE}'")
+    return AdminCredentials(key.account_id, key.access_key_id, key.secret_access_key, cfg.region, url)
+
+
+# ---------------------------------------------------------------------------
+# The default image
+# ---------------------------------------------------------------------------
+
+
+def default_image(cfg: Config, creds: AdminCredentials, manifest: Manifest, s: Step) -> str:
+    """Build the tiny image, upload it to S3 and register it with EC2; the image id."""
+    try:
+        import silvereye.services.ec2  # noqa: F401
+    except ImportError:
+        raise _missing("EC2 service", "silvereye/services/ec2",
+                       "the default image cannot be registered; install with --no-image until it is") from None
+    raise _missing("image registration for the install", "silvereye/laydown/cloudsetup.py",
+                   "install with --no-image")
