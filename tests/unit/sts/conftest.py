@@ -1,0 +1,1 @@
+from tests.unit.iam.conftest import h, store  # noqa: F401 - the same fixtures: an account on SQLite
