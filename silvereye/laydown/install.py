@@ -45,7 +45,6 @@ from silvereye.preflight.local_host import LocalHost
 from silvereye.preflight.model import Role, Status
 from silvereye.preflight.runner import parse_ignore
 
-API_TIMEOUT = 90.0
 ROLE_TITLES = {Role.ciab: "cloud-in-a-box", Role.frontend: "frontend", Role.node: "node controller"}
 
 
@@ -111,6 +110,8 @@ class Installer:
         self.settle()
         p = self.progress
         title = ROLE_TITLES[self.role]
+        ensure_dir(self.manifest, self.layout.log_dir, "install log")
+        self.manifest.save()
         p.open_log(self.layout.install_log, f"silvereye {__version__} install --{self.role.value} on {socket.gethostname()}")
         p.say(f"Installing silvereye {__version__} on {socket.gethostname()} as a {title}", style="bold")
         p.log(f"answers: {self.answers.to_dict()}")
@@ -118,7 +119,8 @@ class Installer:
         try:
             self._steps(result)
         finally:
-            self.manifest.save()
+            if self.manifest.entries:
+                self.manifest.save()
             result.timings = p.timings()
             result.changed = p.anything_changed
             p.close()
@@ -167,6 +169,7 @@ class Installer:
         checked = hostprep.run_preflight(self.host, self.cfg, self.role, ignore)
         s.log(checked.report_text)
         ours = {"previous-install"} if self.manifest.entries else set()  # the earlier install is this one
+        ours |= ignore - set(self.ignore)
         for f in checked.with_status(Status.warn):
             if f.id not in ours:
                 s.note(f"{f.id}: {f.detail}" + (" [ignored failure]" if f.ignored else ""))
@@ -238,6 +241,7 @@ class Installer:
         self.manifest.record({"kind": "service", "name": "silvereye", "manager": svc.kind, "step": "service",
                               "pid_file": str(self.layout.pid_file), "unit": str(self.layout.unit_file)})
         if svc.kind == "supervisor":
+            s.changed(*ensure_dir(self.manifest, self.layout.run_dir, "service"))
             s.note("no systemd on this host: the service runs as a supervised daemon "
                    f"(pid file {self.layout.pid_file}, log {self.layout.service_log})")
         if svc.running() and restart:
@@ -247,7 +251,7 @@ class Installer:
         elif svc.start():
             s.changed(f"started the service ({svc.description})")
         url = endpoint_url(self.cfg)
-        seconds = service_mod.wait_for_api(url, API_TIMEOUT, svc, self.layout.service_log)
+        seconds = service_mod.wait_for_api(url, service_mod.API_TIMEOUT, svc, self.layout.service_log)
         s.detail(f"{url} answers" + (f" (after {seconds:.1f} s)" if s.record.changed else ""))
 
     # -- the end ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from silvereye.errors import SilvereyeError
 from silvereye.laydown.layout import UNIT_NAME, Layout
 
 START_TIMEOUT = 10.0
+API_TIMEOUT = 90.0  # a first start creates the store and syncs IAM's managed policies
 STOP_TIMEOUT = 40.0
 
 
