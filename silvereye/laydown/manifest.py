@@ -115,6 +115,8 @@ class Manifest:
                 for k in STICKY:
                     if k in old:
                         merged[k] = old[k]
+                    else:
+                        merged.pop(k, None)
                 self.entries[i] = merged
                 return merged
         self.entries.append(dict(entry))
