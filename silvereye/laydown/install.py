@@ -110,7 +110,8 @@ class Installer:
         self.settle()
         p = self.progress
         title = ROLE_TITLES[self.role]
-        ensure_dir(self.manifest, self.layout.log_dir, "install log")
+        for d in (self.layout.data_dir, self.layout.log_dir):  # the manifest and install.log live there
+            ensure_dir(self.manifest, d, "install")
         self.manifest.save()
         p.open_log(self.layout.install_log, f"silvereye {__version__} install --{self.role.value} on {socket.gethostname()}")
         p.say(f"Installing silvereye {__version__} on {socket.gethostname()} as a {title}", style="bold")
@@ -223,8 +224,6 @@ class Installer:
 
     def configuration(self, s: Step) -> bool:
         m, b, step = self.manifest, self.layout.backup_dir, "configuration"
-        for d in (self.layout.data_dir, self.layout.log_dir):
-            s.changed(*ensure_dir(m, d, step))
         config_changes = place_file(m, b, self.layout.config_path, self.config_text, step)
         s.changed(*config_changes)
         if self.role is not Role.node:

@@ -1,0 +1,206 @@
+"""`silvereye install`, run as a user runs it, into a root of its own on this machine.
+
+Each test's installation lives in a temporary directory: its configuration
+file, data and log directories, /etc and /run files (``--root``) and home
+directory (credentials, ~/.aws) are there; its API and metadata ports are
+free ports; its libvirt network, bridge and subnet have names of their own.
+So several tests (and other work on this machine) never collide, and a test
+can compare the whole tree before install and after uninstall.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = "laydown"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_subnet() -> str:
+    """A /24 in 10.0.0.0/8 that no route on this host touches."""
+    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout.split()
+    used = [ipaddress.ip_network(w, strict=False) for w in routes if "/" in w and w[0].isdigit()]
+    while True:
+        net = ipaddress.ip_network(f"10.{secrets.randbelow(54) + 200}.{secrets.randbelow(256)}.0/24")
+        if not any(net.overlaps(u) for u in used):
+            return str(net)
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with its sha256 and mode (directories too): the state to compare."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            p = Path(dirpath) / d
+            out[str(p.relative_to(root)) + "/"] = oct(p.stat().st_mode & 0o7777)
+        for f in filenames:
+            p = Path(dirpath) / f
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest() + " " + oct(p.stat().st_mode & 0o7777)
+    return out
+
+
+class Box:
+    """One test installation: its files under ``root``, its ports, its network names."""
+
+    def __init__(self, root: Path, extra: dict[str, Any] | None = None):
+        self.root = Path(root)
+        tag = secrets.token_hex(3)
+        self.name = f"{PREFIX}-{tag}"
+        self.port, self.metadata_port = free_port(), free_port()
+        self.settings: dict[str, Any] = {
+            "data_dir": str(self.root / "data"),
+            "log_dir": str(self.root / "log"),
+            "api": {"listen": "127.0.0.1", "port": self.port, "public_host": "127.0.0.1"},
+            "network": {"name": self.name, "bridge": f"ld{tag}", "subnet": free_subnet(), "metadata_port": self.metadata_port},
+            "compute": {"domain_type": "qemu"},
+        }
+        for k, v in (extra or {}).items():
+            self.settings[k] = {**self.settings.get(k, {}), **v} if isinstance(v, dict) else v
+        self.config = self.root / "etc" / "silvereye.yaml"
+        self.config.parent.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(yaml.safe_dump(self.settings))
+        self.home = self.root / "home"
+        self.host_root = self.root / "hostroot"
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(HOME=str(self.home), PYTHONPATH=str(REPO), NO_COLOR="1")
+        return env
+
+    def silvereye(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "silvereye", *args]
+        r = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=self.env, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise AssertionError(f"silvereye {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def install(self, *extra: str, role: str = "--frontend", check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.silvereye("install", role, "--yes", "--config", str(self.config), "--root", str(self.host_root),
+                              "--ignore", "hostname-resolves,time-sync", *extra, check=check)
+
+    def uninstall(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.silvereye("uninstall", "--yes", "--config", str(self.config), *extra, check=check)
+
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self.root / "data" / "install" / "manifest.json").read_text())
+
+    def supervisor_pid(self) -> int | None:
+        try:
+            pid = int((self.host_root / "run" / "silvereye" / "silvereye.pid").read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if Path(f"/proc/{pid}").exists() else None
+
+    def aws(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        aws = str(Path(sys.executable).parent / "aws")
+        r = subprocess.run([aws, "--profile", "silvereye", "--output", "json", *args], capture_output=True, text=True,
+                           env=self.env, timeout=120)
+        if check and r.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed ({r.returncode}): {r.stderr}")
+        return r
+
+    def stop_leftovers(self) -> None:
+        """After a failed test: stop this box's service so nothing outlives it."""
+        pid = self.supervisor_pid()
+        if pid is not None:
+            os.killpg(pid, 9)
+
+
+@pytest.fixture
+def box(tmp_path):
+    b = Box(tmp_path / "box")
+    yield b
+    b.stop_leftovers()
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_install_brings_the_frontend_up_and_a_second_run_changes_nothing(box):
+    before = tree(box.root)
+    first = box.install("--no-image")
+    assert "silvereye is installed (frontend)" in first.stdout
+    assert "no systemd on this host: the service runs as a supervised daemon" in first.stdout
+    assert port_open(box.port)
+
+    # The credentials: a 0600 eucarc and the 'silvereye' profile, which the aws CLI uses as it is.
+    eucarc = box.home / ".silvereye" / "eucarc"
+    assert eucarc.stat().st_mode & 0o777 == 0o600
+    assert f"export EC2_URL={box.url}/services/compute" in eucarc.read_text()
+    ident = json.loads(box.aws("sts", "get-caller-identity").stdout)
+    assert ident["Arn"] == f"arn:aws:iam::{ident['Account']}:root"
+    assert (box.home / ".aws" / "credentials").stat().st_mode & 0o777 == 0o600
+
+    # Every file it wrote is in the manifest with its hash.
+    files = {e["path"]: e for e in box.manifest()["entries"] if e["kind"] == "file"}
+    assert str(box.config) in files and files[str(box.config)]["existed"] is True
+    assert str(box.host_root / "etc/logrotate.d/silvereye") in files
+    assert str(box.host_root / "etc/sysctl.d/60-silvereye.conf") in files
+    assert "# Where state, objects, images and disks live." in box.config.read_text()
+
+    state = tree(box.root / "etc"), tree(box.host_root), tree(box.home), box.supervisor_pid()
+    second = box.install("--no-image")
+    assert "Nothing changed: everything was already in place" in second.stdout
+    assert (tree(box.root / "etc"), tree(box.host_root), tree(box.home), box.supervisor_pid()) == state
+
+    status = json.loads(box.silvereye("status", "--json", "--config", str(box.config), check=False).stdout)
+    states = {c["name"]: c["state"] for c in status["components"]}
+    assert states["service"] == states["API listener"] == states["store"] == "ok"
+
+    box.uninstall()
+    assert not port_open(box.port) and box.supervisor_pid() is None
+    assert tree(box.root) == before  # the seed configuration is back, nothing else remains
+
+
+def test_a_bad_answers_file_fails_in_one_line_and_changes_nothing(box, tmp_path):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("role: frontend\nntp_server: 'not a host!'\n")
+    before = tree(box.root)
+    r = box.silvereye("install", "--frontend", "--answers", str(answers), "--config", str(box.config),
+                      "--root", str(box.host_root), check=False)
+    assert r.returncode == 1
+    assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+    assert r.stderr.startswith(f"error: answers {answers}: ntp_server: 'not a host!' is not valid")
+    assert r.stdout == "" and tree(box.root) == before
+
+
+def test_a_preflight_failure_stops_the_install_before_any_change(box):
+    with socket.socket() as taken:  # the API port, held by someone else
+        taken.bind(("127.0.0.1", box.port))
+        taken.listen()
+        r = box.install("--no-image", check=False)
+    assert r.returncode == 1
+    assert f"error: preflight failed for role frontend: api-ports-free: port {box.port}/tcp (api.port) is taken" in r.stderr
+    assert "--ignore api-ports-free" in r.stderr
+    entries = box.manifest()["entries"]
+    assert [e["kind"] for e in entries] == ["dir", "dir"]  # only the data and log directories (manifest, install.log)
+    assert box.supervisor_pid() is None
+    box.uninstall()
+    assert not (box.root / "log").exists() and not (box.root / "data").exists()
