@@ -71,17 +71,15 @@ def ensure_network(cfg: Config, manifest: Manifest, s: Step) -> None:
     driver = compute_driver(cfg)
     try:
         net = driver.network
-        before = {}
-        for node in driver.nodes:
-            found = net.lookup(node.connection())
-            before[node.name] = found is not None and bool(found.isActive())
+        defined = {node.name: net.lookup(node.connection()) is not None for node in driver.nodes}
         redirect = driver.metadata_redirect
         had_redirect = redirect.installed()
         driver.setup()
         for node in driver.nodes:
             manifest.record({"kind": "libvirt-network", "name": f"{net.name}@{node.uri}", "network": net.name,
-                             "uri": node.uri, "bridge": net.bridge, "step": "instance network"})
-            if not before[node.name]:
+                             "uri": node.uri, "bridge": net.bridge, "step": "instance network",
+                             "existed": defined[node.name]})
+            if not defined[node.name]:
                 where = "" if node.name == "local" else f" on node {node.name}"
                 s.changed(f"defined and started libvirt network {net.name} ({net.subnet} on {net.bridge}){where}")
         manifest.record({"kind": "nft-table", "name": redirect.table, "family": "ip", "step": "instance network"})
@@ -90,6 +88,39 @@ def ensure_network(cfg: Config, manifest: Manifest, s: Step) -> None:
         s.detail(f"{net.name}: {net.subnet} on {net.bridge}, metadata on {redirect.target_ip}:{redirect.target_port}")
     finally:
         driver.close()
+
+
+def ensure_node_network(cfg: Config, name: str, uri: str, manifest: Manifest, s: Step) -> None:
+    """The instance network on one (new) node, through the driver's own network code."""
+    try:
+        from silvereye.compute.network import InstanceNetwork
+        from silvereye.compute.nodes import Node
+    except ImportError:
+        raise _missing("compute driver", "silvereye/compute", "nodes cannot be used") from None
+    net, node = InstanceNetwork.from_config(cfg), Node(name, uri)
+    try:
+        conn = node.connection()
+        existed = net.lookup(conn) is not None
+        net.ensure(conn)
+    finally:
+        node.close()
+    manifest.record({"kind": "libvirt-network", "name": f"{net.name}@{uri}", "network": net.name, "uri": uri,
+                     "bridge": net.bridge, "step": "node add", "existed": existed})
+    if not existed:
+        s.changed(f"defined and started libvirt network {net.name} ({net.subnet} on {net.bridge}) on node {name}")
+
+
+def remove_network(entry: dict[str, Any], driver: Any, conn: Any) -> list[str]:
+    """Remove a recorded instance network from a node, unless it was there before silvereye made it."""
+    if entry.get("existed"):
+        return []
+    from silvereye.compute.network import InstanceNetwork
+
+    net = InstanceNetwork(entry["network"], entry["bridge"], str(driver.network.subnet))
+    if net.lookup(conn) is None:
+        return []
+    net.remove(conn)
+    return [f"removed libvirt network {net.name} ({entry['uri']})"]
 
 
 # ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ manifest, so teardown finds exactly what install used.
 from __future__ import annotations
 
 import os
+import pwd
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,9 @@ class Layout:
 
     @property
     def known_hosts(self) -> Path:
-        return self.home / ".ssh" / "known_hosts"
+        """The known_hosts OpenSSH reads (libvirt's qemu+ssh runs ssh): under the account's home
+        directory from the password database, which ssh uses whatever $HOME says."""
+        return Path(pwd.getpwuid(os.getuid()).pw_dir) / ".ssh" / "known_hosts"
 
     def to_dict(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}

@@ -21,6 +21,7 @@ Everything is recorded in the install manifest, so ``node remove`` and
 
 from __future__ import annotations
 
+import copy
 import posixpath
 import re
 import socket
@@ -34,7 +35,7 @@ from silvereye.config import Config
 from silvereye.errors import SilvereyeError
 from silvereye.laydown import cloudsetup, configfile, hostprep
 from silvereye.laydown import service as service_mod
-from silvereye.laydown.hostfiles import add_line, ensure_dir, place_file
+from silvereye.laydown.hostfiles import add_line, ensure_dir, place_file, remove_line
 from silvereye.laydown.layout import Layout
 from silvereye.laydown.manifest import Manifest
 from silvereye.laydown.progress import Progress, Step
@@ -44,8 +45,17 @@ from silvereye.preflight.runner import parse_ignore
 from silvereye.preflight.ssh_host import SSHHost, SSHTarget, parse_target
 
 LOCAL_NODE = "local"
+NODE_LIBVIRT_URI = "qemu:///system"  # what the qemu+ssh URI reaches on the node
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 KEY_COMMENT = "silvereye-frontend"
+
+
+def node_view(cfg: Config) -> Config:
+    """The configuration as the node sees itself: its own libvirt is qemu:///system on it."""
+    view = copy.deepcopy(cfg)
+    view.compute.libvirt_uri = NODE_LIBVIRT_URI
+    view.compute.nodes = []
+    return view
 
 
 def _frontend(config: Path | None) -> tuple[Config, Manifest, Layout]:
@@ -89,6 +99,20 @@ def _home_of(host: Host, user: str) -> str:
     return fields[5]
 
 
+def sshd_config_of(cmdline: str) -> str | None:
+    """The -f argument of an sshd, from /proc/PID/cmdline (NUL-separated, or one retitled line:
+    ``sshd: /usr/sbin/sshd -D -f /etc/ssh/alt_config [listener] 0 of 10-100 startups``)."""
+    words = [w for w in cmdline.split("\0") if w]
+    if len(words) == 1:
+        words = words[0].split()
+    for i, w in enumerate(words[:-1]):
+        if w == "-f":
+            return words[i + 1]
+        if w.startswith("-f") and len(w) > 2:
+            return w[2:]
+    return None
+
+
 def authorized_keys_file(host: Host, user: str) -> str:
     """The authorized_keys file the sshd we are talking to reads for ``user`` (``sshd -T`` on its own config)."""
     home = _home_of(host, user)
@@ -102,11 +126,11 @@ def authorized_keys_file(host: Host, user: str) -> str:
     if not m:
         return default
     pid = m.group(1)
-    cmdline = (host.read_file(f"/proc/{pid}/cmdline") or "").split("\0")
     exe = host.run(["readlink", f"/proc/{pid}/exe"]).stdout.strip() or "sshd"
     argv = [exe, "-T", "-C", f"user={user},host={client_ip},addr={client_ip}"]
-    if "-f" in cmdline[:-1]:
-        argv += ["-f", cmdline[cmdline.index("-f") + 1]]
+    config = sshd_config_of(host.read_file(f"/proc/{pid}/cmdline") or "")
+    if config:
+        argv += ["-f", config]
     r = host.run(argv)
     for line in r.stdout.splitlines():
         words = line.split()
@@ -217,17 +241,24 @@ def add(config: Path | None, target_text: str, *, name: str | None = None, ssh_k
             raise SilvereyeError(f"{target} is already node {n['name']!r}; 'silvereye node remove {n['name']}' first to add it again")
     p = Progress(console or Console(highlight=False, soft_wrap=True))
     p.open_log(layout.install_log, f"silvereye node add {target}")
+    known_before = set(_lines(layout.known_hosts))
     try:
-        return _add(p, cfg, manifest, layout, target, name, ssh_key, ignored, set(existing))
+        return _add(p, cfg, manifest, layout, target, name, ssh_key, ignored, set(existing), known_before)
+    except BaseException:
+        # A node that was not added leaves no trace: not even the host key the connection remembered.
+        for line in set(_lines(layout.known_hosts)) - known_before:
+            if manifest.find("line", f"{layout.known_hosts}\0{line}") is None:
+                remove_line(layout.known_hosts, line)
+        raise
     finally:
         manifest.save()
         p.close()
 
 
 def _add(p: Progress, cfg: Config, manifest: Manifest, layout: Layout, target: SSHTarget, name: str | None,
-         ssh_key: Path | None, ignored: set[str], taken: set[str]) -> str:
+         ssh_key: Path | None, ignored: set[str], taken: set[str], known_before: set[str]) -> str:
     p.say(f"Adding node {target}", style="bold")
-    known_before = set(_lines(layout.known_hosts))
+    frontend_cfg, cfg = cfg, node_view(cfg)
     with p.step("connect") as s:
         host = SSHHost(target, ssh_key, known_hosts=layout.known_hosts)
         host.connect()
@@ -277,12 +308,10 @@ def _add(p: Progress, cfg: Config, manifest: Manifest, layout: Layout, target: S
     manifest.record({"kind": "node", "name": node_name, "uri": uri, "target": str(target), "step": "node add",
                      "authorized_keys": ak_path, "key_line": key_line, "key_preexisting": not added})
     with p.step("register") as s:
-        check_libvirt(node_name, uri)
-        s.changed(f"libvirt answers on {uri}")
+        cfg = frontend_cfg
+        cloudsetup.ensure_node_network(cfg, node_name, uri, manifest, s)
         nodes = [{"name": n.name, "uri": n.uri} for n in cfg.compute.nodes] + [{"name": node_name, "uri": uri}]
         cfg = write_nodes(cfg, layout, manifest, nodes, s)
-        if manifest.of_kind("libvirt-network"):
-            cloudsetup.ensure_network(cfg, manifest, s)
         _restart_service(manifest, layout, cfg, s)
         s.detail(f"node {node_name}: {uri}")
     p.say(f"\nNode {node_name} is added; the scheduler now places instances on it too.", style="bold green")
@@ -294,19 +323,6 @@ def _lines(path: Path) -> list[str]:
         return Path(path).read_text().splitlines()
     except OSError:
         return []
-
-
-def check_libvirt(name: str, uri: str) -> None:
-    """Open the node's libvirt through qemu+ssh as the service will (SilvereyeError when it cannot)."""
-    try:
-        from silvereye.compute.nodes import Node
-    except ImportError:
-        raise SilvereyeError("this build of silvereye has no compute driver, so it cannot use nodes yet") from None
-    node = Node(name, uri)
-    try:
-        node.connection()
-    finally:
-        node.close()
 
 
 def list_nodes(config: Path | None) -> list[dict[str, Any]]:
@@ -371,11 +387,10 @@ def _remove(p: Progress, cfg: Config, manifest: Manifest, layout: Layout, name: 
             for i in running:
                 driver.terminate(i.instance_id)
                 s.changed(f"terminated {i.instance_id}")
-            if reachable and len([n for n in manifest.of_kind("libvirt-network") if n.get("uri") == node.uri]):
-                if driver.network.lookup(node.connection()) is not None and not _same_libvirt(driver, node):
-                    driver.network.remove(node.connection())
-                    s.changed(f"removed libvirt network {driver.network.name} from node {name}")
-                manifest.forget("libvirt-network", f"{driver.network.name}@{node.uri}")
+            for entry in [e for e in manifest.of_kind("libvirt-network") if e.get("uri") == node.uri]:
+                if reachable:
+                    s.changed(*cloudsetup.remove_network(entry, driver, node.connection()))
+                manifest.forget("libvirt-network", entry["name"])
     finally:
         driver.close()
     with p.step("trust and registration") as s:
@@ -383,8 +398,6 @@ def _remove(p: Progress, cfg: Config, manifest: Manifest, layout: Layout, name: 
         if entry is not None:
             s.changed(*revoke_trust(entry, layout, s))
             for line in [e for e in manifest.of_kind("line") if e.get("node") == name]:
-                from silvereye.laydown.hostfiles import remove_line
-
                 if not line.get("existed") and remove_line(Path(line["path"]), line["line"]):
                     s.changed(f"took node {name}'s host key out of {line['path']}")
                 manifest.forget("line", f"{line['path']}\0{line['line']}")
@@ -393,16 +406,3 @@ def _remove(p: Progress, cfg: Config, manifest: Manifest, layout: Layout, name: 
         cfg = write_nodes(cfg, layout, manifest, nodes, s)
         _restart_service(manifest, layout, cfg, s)
     p.say(f"\nNode {name} is removed; no instance will be placed on it.", style="bold green")
-
-
-def _same_libvirt(driver: Any, node: Any) -> bool:
-    """Whether another node of this cloud is the same machine (then it shares the network: keep it)."""
-    mine = _machine_id(node.host)
-    return bool(mine) and any(_machine_id(n.host) == mine for n in driver.nodes if n is not node)
-
-
-def _machine_id(host: Any) -> str:
-    try:
-        return host.run(["cat", "/etc/machine-id"], timeout=30).strip()
-    except SilvereyeError:
-        return ""

@@ -97,9 +97,14 @@ class Uninstaller:
         s.detail("stopped")
 
     def compute_teardown(self, s: Step) -> None:
+        """This cloud's instances, then its networks and the metadata redirect, on the nodes the manifest names."""
         driver = cloudsetup.compute_driver(self.cfg)
+        uris = {e["uri"] for e in self.manifest.of_kind("libvirt-network") + self.manifest.of_kind("node")}
         try:
             for node in list(driver.nodes):
+                if node.uri not in uris:
+                    driver.nodes.remove(node)
+                    continue
                 try:
                     node.connection()
                 except SilvereyeError as e:
@@ -108,13 +113,12 @@ class Uninstaller:
             for info in instances_of_this_cloud(driver):
                 driver.terminate(info.instance_id)
                 s.changed(f"terminated {info.instance_id} on node {info.node}")
-            net = driver.network
-            for node in driver.nodes:
-                if net.lookup(node.connection()) is not None:
-                    net.remove(node.connection())
-                    s.changed(f"removed libvirt network {net.name} from node {node.name}")
+            reachable = {n.uri: n for n in driver.nodes}
+            for entry in self.manifest.of_kind("libvirt-network"):
+                if entry["uri"] in reachable:
+                    s.changed(*cloudsetup.remove_network(entry, driver, reachable[entry["uri"]].connection()))
             redirect = driver.metadata_redirect
-            if redirect.installed():
+            if self.manifest.find("nft-table", redirect.table) is not None and redirect.installed():
                 redirect.remove()
                 s.changed(f"removed nftables table ip {redirect.table}")
         finally:

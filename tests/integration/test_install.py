@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -59,12 +60,14 @@ def tree(root: Path) -> dict[str, str]:
 
 
 class Box:
-    """One test installation: its files under ``root``, its ports, its network names."""
+    """One test installation: its files under /tmp/laydown-<tag> (where QEMU's user may reach its disks,
+    unlike pytest's private temporary directories), its ports, its network names."""
 
-    def __init__(self, root: Path, extra: dict[str, Any] | None = None):
-        self.root = Path(root)
+    def __init__(self, extra: dict[str, Any] | None = None):
         tag = secrets.token_hex(3)
         self.name = f"{PREFIX}-{tag}"
+        self.root = Path("/tmp") / self.name
+        self.root.mkdir(mode=0o755)
         self.port, self.metadata_port = free_port(), free_port()
         self.settings: dict[str, Any] = {
             "data_dir": str(self.root / "data"),
@@ -121,18 +124,25 @@ class Box:
             raise AssertionError(f"aws {' '.join(args)} failed ({r.returncode}): {r.stderr}")
         return r
 
-    def stop_leftovers(self) -> None:
-        """After a failed test: stop this box's service so nothing outlives it."""
+    def cleanup(self) -> None:
+        """After the test, passed or failed: nothing of this box outlives it (service, network, files)."""
         pid = self.supervisor_pid()
         if pid is not None:
             os.killpg(pid, 9)
+        if (self.root / "data" / "install" / "manifest.json").exists():
+            self.uninstall(check=False)
+        for argv in (["virsh", "-c", "qemu:///system", "net-destroy", self.name],
+                     ["virsh", "-c", "qemu:///system", "net-undefine", self.name],
+                     ["nft", "delete", "table", "ip", self.name.replace("-", "_")]):
+            subprocess.run(argv, capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture
-def box(tmp_path):
-    b = Box(tmp_path / "box")
+def box():
+    b = Box()
     yield b
-    b.stop_leftovers()
+    b.cleanup()
 
 
 def port_open(port: int) -> bool:
