@@ -146,6 +146,26 @@ def place_file(manifest: Manifest, backup_dir: Path, path: Path, text: str, step
     return changes + [f"updated {path}" + (" (it had been edited since silvereye wrote it)" if edited else "")]
 
 
+def record_change(manifest: Manifest, backup_dir: Path, path: Path, before: bytes | None, step: str) -> bool:
+    """Record a file someone else (preflight's fixes) changed: ``before`` is what it held; True if it changed."""
+    path = Path(path)
+    try:
+        after = path.read_bytes()
+    except FileNotFoundError:
+        after = None
+    if after == before or after is None:
+        return False
+    entry = {"kind": "file", "path": str(path), "sha256": sha256_bytes(after), "mode": oct(path.stat().st_mode & 0o777),
+             "step": step}
+    if manifest.find("file", str(path)) is None:
+        entry["existed"] = before is not None
+        if before is not None:
+            entry["backup"] = _backup(manifest, backup_dir, path, before, path.stat().st_mode & 0o777)
+            entry["backup_mode"] = oct(path.stat().st_mode & 0o777)
+    manifest.record(entry)
+    return True
+
+
 # ---------------------------------------------------------------------------
 # A section of an INI file (~/.aws/config) and a line of a file (known_hosts)
 # ---------------------------------------------------------------------------

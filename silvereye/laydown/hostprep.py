@@ -20,16 +20,15 @@ from dataclasses import dataclass, field
 from silvereye.config import Config
 from silvereye.errors import SilvereyeError
 from silvereye.laydown import packages
+from silvereye.preflight.fixes import FIXES
 from silvereye.preflight.host import Host
 from silvereye.preflight.model import Context, Finding, Role, Status
 from silvereye.preflight.report import TextReporter
 from silvereye.preflight.runner import HostReport, Reporter, apply_fixes, checks_for, run_checks
 
-# Failures the install remedies by itself (packages, preflight's fixes, its sysctl file).
-REMEDIED_BY_INSTALL = frozenset({
-    "required-programs", "optional-programs", "libvirt-reachable", "virtlogd", "kvm-modules",
-    "tun-device", "vhost-net", "bridge-support", "ip-forwarding", "libvirt-default-network",
-})
+# Failures the install remedies by itself: the packages bring the programs, its sysctl file turns
+# forwarding on, and preflight's own safe fixes (`preflight --fix`) do the rest.
+REMEDIED_BY_INSTALL = frozenset(FIXES) | {"required-programs", "optional-programs", "ip-forwarding"}
 PACKAGE_TIMEOUT = 1800.0
 
 

@@ -36,16 +36,26 @@ from silvereye.errors import SilvereyeError
 from silvereye.laydown import configfile, cloudsetup, hostprep, questions
 from silvereye.laydown import service as service_mod
 from silvereye.laydown.answers import Answers
-from silvereye.laydown.hostfiles import ensure_dir, place_file, render
+from silvereye.laydown.hostfiles import ensure_dir, place_file, record_change, render
 from silvereye.laydown.layout import Layout
 from silvereye.laydown.manifest import Manifest
 from silvereye.laydown.progress import Progress, Step
 from silvereye.net import endpoint_url
+from silvereye.preflight.fixes import MODULES_FILE, SYSCTL_FILE
 from silvereye.preflight.local_host import LocalHost
 from silvereye.preflight.model import Role, Status
 from silvereye.preflight.runner import parse_ignore
 
+# Files preflight's safe fixes write (recorded in the manifest when they change them).
+FIXED_FILES = (Path(MODULES_FILE), Path(SYSCTL_FILE), Path("/etc/hosts"))
 ROLE_TITLES = {Role.ciab: "cloud-in-a-box", Role.frontend: "frontend", Role.node: "node controller"}
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 @dataclass
@@ -211,7 +221,10 @@ class Installer:
             return
         again = hostprep.run_preflight(self.host, self.cfg, self.role, self.effective_ignore)
         s.log(again.report_text)
+        touched = {p: _read_bytes(p) for p in FIXED_FILES}  # what preflight's fixes may change
         changes, failures = hostprep.apply_safe_fixes(self.host, self.cfg, self.role, again)
+        for path, before in touched.items():
+            record_change(self.manifest, self.layout.backup_dir, path, before, "host settings")
         s.changed(*changes)
         for line in failures:
             s.note(line)
