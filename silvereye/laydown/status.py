@@ -260,9 +260,9 @@ def show(report: StatusReport, console: Console | None = None) -> None:
         style = STATE_STYLE.get(c.state, "")
         console.print(f"  {escape(c.name.ljust(width))}  [{style}]{c.state.upper():<6}[/{style}] {escape(c.detail)}")
     for node in report.capacity:
-        console.print(f"\nAVAILABILITYZONE\t{escape(report.zone)}\tnode {escape(node.node)} ({escape(node.uri)})")
-        console.print("AVAILABILITYZONE\t|- vm types\tfree / max   cpu   ram  disk")
+        console.print(f"\nAVAILABILITYZONE  {escape(report.zone)}  node {escape(node.node)} ({escape(node.uri)})")
+        console.print(f"AVAILABILITYZONE  |- {'vm types':<12} free / max   cpu   ram  disk")
         for t in node.types:
-            console.print(f"AVAILABILITYZONE\t|- {t.instance_type:<10}\t{t.free:04d} / {t.max:04d}  {t.vcpus:>4} {t.memory_mib:>5} {t.disk_gib:>5}")
+            console.print(f"AVAILABILITYZONE  |- {t.instance_type:<12} {t.free:04d} / {t.max:04d}  {t.vcpus:>4} {t.memory_mib:>5} {t.disk_gib:>5}")
     verdict = "[green]all components are up[/green]" if report.healthy else "[bold red]some components are down[/bold red]"
     console.print("\n" + verdict)
