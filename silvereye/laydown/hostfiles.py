@@ -221,14 +221,18 @@ def remove_ini_section(text: str, section: str) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def _text_of(path: Path) -> tuple[str, bool]:
+    """A file's text and whether it exists ('' when it does not)."""
+    try:
+        return path.read_text(), True
+    except FileNotFoundError:
+        return "", False
+
+
 def place_ini_section(manifest: Manifest, path: Path, section: str, body: str, step: str, mode: int = 0o600) -> list[str]:
     path = Path(path)
     changes = ensure_dir(manifest, path.parent, step, mode=0o700)
-    try:
-        current = path.read_text()
-        existed = True
-    except FileNotFoundError:
-        current, existed = "", False
+    current, existed = _text_of(path)
     updated = set_ini_section(current, section, body)
     entry = {"kind": "ini-section", "path": str(path), "section": section, "step": step, "existed": existed}
     if manifest.find("ini-section", f"{path}\0{section}") is None:
@@ -251,11 +255,7 @@ def add_line(manifest: Manifest, path: Path, line: str, step: str, mode: int = 0
     """Append ``line`` to ``path`` unless it is there; recorded so that teardown takes it out."""
     path = Path(path)
     changes = ensure_dir(manifest, path.parent, step, mode=0o700)
-    try:
-        current = path.read_text()
-        existed = True
-    except FileNotFoundError:
-        current, existed = "", False
+    current, existed = _text_of(path)
     entry = {"kind": "line", "path": str(path), "line": line, "step": step, **extra}
     present = line in current.splitlines()
     if manifest.find("line", f"{path}\0{line}") is None:
