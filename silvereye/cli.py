@@ -371,6 +371,37 @@ def iso_build(
     typer.echo(f"{result.out}: {result.size_mib:.0f} MiB, volume {result.volume_id!r}, entries in {', '.join(result.menus)}")
 
 
+# ---------------------------------------------------------------------------
+# images
+# ---------------------------------------------------------------------------
+
+images_app = typer.Typer(help="Build the tiny image and list the image catalog.", no_args_is_help=True)
+app.add_typer(images_app, name="images")
+
+
+@images_app.command("build-tiny")
+def images_build_tiny(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Directory for the image files (default: the silvereye cache).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when a cached build matches.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the tiny test image (kernel + busybox initramfs + root disk) from Debian packages."""
+    from silvereye.images import tiny
+    from silvereye.images.report import show_tiny
+
+    image = show_tiny(lambda report: tiny.build(out, force=force, report=report), as_json=as_json)
+    if as_json:
+        typer.echo(json.dumps({"directory": str(image.directory), "cached": image.cached, **image.manifest}, indent=2))
+
+
+@images_app.command("list")
+def images_list(as_json: JsonOpt = False) -> None:
+    """List the images of the catalog and whether the tiny image is built."""
+    from silvereye.images.report import list_images
+
+    list_images(as_json=as_json)
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line.
 
