@@ -9,11 +9,12 @@ boto3, exactly as a user would upload and register an image.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from silvereye.config import Config
+from silvereye.config import Config, NetworkConfig
 from silvereye.errors import SilvereyeError
 from silvereye.laydown.hostfiles import ensure_dir, place_file, place_ini_section, render
 from silvereye.laydown.layout import Layout
@@ -56,6 +57,20 @@ def set_ip_forwarding(value: str) -> None:
 # ---------------------------------------------------------------------------
 # The instance network
 # ---------------------------------------------------------------------------
+
+
+def instance_subnet(existing: dict[str, Any], routes: list[Any], bridge: str) -> str:
+    """The instance subnet to write down: the one chosen before, else the default, else (when the default
+    collides with a network this host uses, as on a LAN numbered 172.31.x) a free /20 of 10.200.0.0/13."""
+    chosen = (existing.get("network") or {}).get("subnet")
+    if chosen:
+        return str(chosen)
+    default = ipaddress.IPv4Network(NetworkConfig().subnet)
+    if not any(r.network.prefixlen and r.dev != bridge and r.network.overlaps(default) for r in routes):
+        return str(default)
+    from silvereye.compute.network import free_subnet
+
+    return free_subnet(prefix=20)
 
 
 def compute_driver(cfg: Config):  # noqa: ANN201 - a ComputeDriver; imported late (CLI start-up time)

@@ -31,7 +31,7 @@ from typing import Any
 from rich.console import Console
 
 from silvereye import __version__
-from silvereye.config import Config
+from silvereye.config import Config, NetworkConfig
 from silvereye.errors import SilvereyeError
 from silvereye.laydown import configfile, cloudsetup, hostprep, questions
 from silvereye.laydown import service as service_mod
@@ -104,6 +104,12 @@ class Installer:
         )
         self.role = Role(self.answers.role)
         settings = configfile.merge(self.existing, self.answers.config_settings())
+        if self.role is not Role.frontend:  # the instance network lives where instances run
+            from silvereye.preflight.facts import HostFacts
+
+            bridge = settings.get("network", {}).get("bridge") or NetworkConfig().bridge
+            subnet = cloudsetup.instance_subnet(self.existing, HostFacts(self.host).routes, bridge)
+            settings = configfile.merge(settings, {"network": {"subnet": subnet}})
         self.config_text, self.cfg = configfile.render_config(settings, self.role.value, str(config_path))
         self.layout = Layout.for_host(self.cfg, config_path, opts.root, opts.home)
         self.manifest = Manifest.load(self.layout.manifest_path) or Manifest(self.layout.manifest_path)

@@ -11,7 +11,6 @@ can compare the whole tree before install and after uninstall.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import os
 import secrets
@@ -19,12 +18,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from silvereye.compute.network import free_subnet
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "laydown"
@@ -34,16 +34,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def free_subnet() -> str:
-    """A /24 in 10.0.0.0/8 that no route on this host touches."""
-    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout.split()
-    used = [ipaddress.ip_network(w, strict=False) for w in routes if "/" in w and w[0].isdigit()]
-    while True:
-        net = ipaddress.ip_network(f"10.{secrets.randbelow(54) + 200}.{secrets.randbelow(256)}.0/24")
-        if not any(net.overlaps(u) for u in used):
-            return str(net)
 
 
 def tree(root: Path) -> dict[str, str]:

@@ -117,3 +117,20 @@ def test_a_bad_existing_setting_is_refused_in_one_line():
         configfile.render_config({"api": {"port": 70000}}, "ciab", "x")
     with pytest.raises(ConfigError, match=r"unknown key 'netwrk'"):
         configfile.render_config({"netwrk": {}}, "ciab", "x")
+
+
+def test_the_instance_subnet_moves_off_a_lan_that_uses_the_default():
+    import ipaddress
+
+    from silvereye.laydown.cloudsetup import instance_subnet
+    from silvereye.preflight.facts import Route
+
+    def route(dev, net):
+        return Route(dev, ipaddress.IPv4Network(net), None)
+
+    lan = [route("eth0", "0.0.0.0/0"), route("eth0", "192.168.1.0/24")]
+    assert instance_subnet({}, lan, "sebr0") == "172.31.0.0/20"
+    assert instance_subnet({}, lan + [route("sebr0", "172.31.0.0/20")], "sebr0") == "172.31.0.0/20"  # ours
+    moved = ipaddress.IPv4Network(instance_subnet({}, [route("eth0", "172.31.4.0/24")], "sebr0"))
+    assert moved.prefixlen == 20 and moved.subnet_of(ipaddress.IPv4Network("10.200.0.0/13"))
+    assert instance_subnet({"network": {"subnet": "10.1.0.0/24"}}, lan, "sebr0") == "10.1.0.0/24"
