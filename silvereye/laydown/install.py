@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import socket
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,7 +264,6 @@ class Installer:
         if svc.running() and restart:
             svc.restart()
             s.changed("restarted the service for the new configuration")
-            time.sleep(0.5)
         elif svc.start():
             s.changed(f"started the service ({svc.description})")
         url = endpoint_url(self.cfg)

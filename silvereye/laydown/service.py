@@ -141,11 +141,20 @@ class SupervisedService:
         return True
 
     def restart(self) -> None:
+        """Restart the service (not the supervisor); returns once the old one is gone and a new one runs."""
         pid = self.pid()
         if pid is None:
             self.start()
-        else:
-            os.kill(pid, signal.SIGHUP)
+            return
+        old = self.serve_pid()
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline:
+            now = self.serve_pid()
+            if now is not None and now != old:
+                return
+            time.sleep(0.05)
+        raise ServiceError(f"the service did not restart within {STOP_TIMEOUT:.0f} s; see {self.layout.service_log}")
 
 
 def _reap(pid: int) -> None:

@@ -232,3 +232,21 @@ def test_a_cloud_in_a_box_gets_its_network_and_loses_it_on_uninstall(box):
     assert subprocess.run(["virsh", "-c", "qemu:///system", "net-info", box.name], capture_output=True).returncode != 0
     assert not nft_table_exists(table)
     assert tree(box.root) == before
+
+
+def test_new_answers_rewrite_the_configuration_and_restart_the_service(box, tmp_path):
+    box.install("--no-image")
+    serve = serve_pid(box)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("role: frontend\ndns_domain: cloud.example.org\n")
+    out = box.install("--answers", str(answers), "--no-image").stdout
+    assert f"updated {box.config}" in out and "restarted the service for the new configuration" in out
+    assert yaml.safe_load(box.config.read_text())["dns_domain"] == "cloud.example.org"
+    assert serve_pid(box) not in (None, serve) and port_open(box.port)
+    assert "Nothing changed" in box.install("--no-image").stdout  # the file's choice is now the default
+
+
+def serve_pid(box: Box) -> int | None:
+    sup = box.supervisor_pid()
+    children = Path(f"/proc/{sup}/task/{sup}/children").read_text().split() if sup else []
+    return int(children[0]) if children else None
