@@ -25,6 +25,7 @@ from silvereye.net import endpoint_url
 PROFILE = "silvereye"
 IMAGE_NAME = "silvereye-tiny"
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+LIBVIRT_NETWORK_RUN = "/run/libvirt/network"
 
 
 class MissingPart(SilvereyeError):
@@ -125,17 +126,37 @@ def ensure_node_network(cfg: Config, name: str, uri: str, manifest: Manifest, s:
         s.changed(f"defined and started libvirt network {net.name} ({net.subnet} on {net.bridge}) on node {name}")
 
 
-def remove_network(entry: dict[str, Any], driver: Any, conn: Any) -> list[str]:
+def remove_network(entry: dict[str, Any], driver: Any, node: Any) -> list[str]:
     """Remove a recorded instance network from a node, unless it was there before silvereye made it."""
     if entry.get("existed"):
         return []
     from silvereye.compute.network import InstanceNetwork
 
     net = InstanceNetwork(entry["network"], entry["bridge"], str(driver.network.subnet))
+    conn = node.connection()
     if net.lookup(conn) is None:
         return []
     net.remove(conn)
+    forget_stale_runtime(node.host, net.name)
     return [f"removed libvirt network {net.name} ({entry['uri']})"]
+
+
+# libvirt leaves a stopped network's dnsmasq pid file and port directory in its runtime directory.
+# Once the network is gone and its dnsmasq has exited (allow it 2 s), they name nothing: remove them.
+_FORGET_RUNTIME = """
+d="$2"; n="$1"; i=0
+while [ -f "$d/$n.pid" ] && [ $i -lt 20 ]; do
+  p=$(cat "$d/$n.pid" 2>/dev/null)
+  if [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; then rm -f "$d/$n.pid"; break; fi
+  i=$((i + 1)); sleep 0.1
+done
+if [ -d "$d/$n" ] && [ -z "$(find "$d/$n" -type f)" ]; then rm -rf "$d/$n"; fi
+"""
+
+
+def forget_stale_runtime(host: Any, network: str, run_dir: str = LIBVIRT_NETWORK_RUN) -> None:
+    """On the node's own host (local or over SSH): the network name and directory are arguments, never script text."""
+    host.run(["sh", "-c", _FORGET_RUNTIME, "-", network, run_dir], timeout=30)
 
 
 # ---------------------------------------------------------------------------

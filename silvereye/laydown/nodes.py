@@ -389,7 +389,7 @@ def _remove(p: Progress, cfg: Config, manifest: Manifest, layout: Layout, name: 
                 s.changed(f"terminated {i.instance_id}")
             for entry in [e for e in manifest.of_kind("libvirt-network") if e.get("uri") == node.uri]:
                 if reachable:
-                    s.changed(*cloudsetup.remove_network(entry, driver, node.connection()))
+                    s.changed(*cloudsetup.remove_network(entry, driver, node))
                 manifest.forget("libvirt-network", entry["name"])
     finally:
         driver.close()

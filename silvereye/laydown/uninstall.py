@@ -116,7 +116,7 @@ class Uninstaller:
             reachable = {n.uri: n for n in driver.nodes}
             for entry in self.manifest.of_kind("libvirt-network"):
                 if entry["uri"] in reachable:
-                    s.changed(*cloudsetup.remove_network(entry, driver, reachable[entry["uri"]].connection()))
+                    s.changed(*cloudsetup.remove_network(entry, driver, reachable[entry["uri"]]))
             redirect = driver.metadata_redirect
             if self.manifest.find("nft-table", redirect.table) is not None and redirect.installed():
                 redirect.remove()

@@ -231,7 +231,12 @@ def test_a_cloud_in_a_box_gets_its_network_and_loses_it_on_uninstall(box):
     box.uninstall()
     assert subprocess.run(["virsh", "-c", "qemu:///system", "net-info", box.name], capture_output=True).returncode != 0
     assert not nft_table_exists(table)
+    assert libvirt_files_named(box.name) == []
     assert tree(box.root) == before
+
+
+def libvirt_files_named(name: str) -> list[str]:
+    return [str(p) for d in ("/etc/libvirt", "/run/libvirt", "/var/lib/libvirt") for p in Path(d).rglob(f"*{name}*")]
 
 
 def test_new_answers_rewrite_the_configuration_and_restart_the_service(box, tmp_path):

@@ -101,3 +101,18 @@ def test_status_output_shows_each_component_and_the_zone_table():
 ])
 def test_the_store_url_never_shows_a_password(url, shown):
     assert status._redact(url) == shown
+
+
+def test_libvirt_leftovers_of_a_removed_network_go_but_a_live_one_stays(tmp_path):
+    import os
+
+    from silvereye.compute.hostfiles import LocalHost
+    from silvereye.laydown.cloudsetup import forget_stale_runtime
+
+    (tmp_path / "gone.pid").write_text("999999999\n")
+    (tmp_path / "gone" / "ports").mkdir(parents=True)
+    (tmp_path / "alive.pid").write_text(f"{os.getpid()}\n")
+    (tmp_path / "odd name; rm -rf x").mkdir()
+    forget_stale_runtime(LocalHost(), "gone", str(tmp_path))
+    forget_stale_runtime(LocalHost(), "odd name; rm -rf x", str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alive.pid"]
