@@ -325,6 +325,11 @@ def _lines(path: Path) -> list[str]:
         return []
 
 
+def _role(cfg: Config) -> str:
+    manifest = Manifest.load(Layout.for_host(cfg).manifest_path)
+    return manifest.role if manifest else ""
+
+
 def list_nodes(config: Path | None) -> list[dict[str, Any]]:
     cfg = config_mod.load(config)
     rows = []
@@ -342,7 +347,8 @@ def list_nodes(config: Path | None) -> list[dict[str, Any]]:
                 node.connection()
                 state = "up"
             except SilvereyeError:
-                state = "unreachable"
+                frontend_itself = node.name == LOCAL_NODE and _role(cfg) == "frontend"
+                state = "not used" if frontend_itself else "unreachable"
             rows.append({"name": node.name, "uri": node.uri, "state": state,
                          "instances": sum(1 for i in mine if i.node == node.name)})
     finally:

@@ -182,7 +182,10 @@ def node_components_and_capacity(cfg: Config, report: StatusReport) -> None:
             try:
                 conn = node.connection()
             except SilvereyeError as e:
-                report.components.append(Component(label, DOWN, str(e)))
+                if report.role == "frontend" and node.name == "local":
+                    report.components.append(Component(label, ABSENT, "a frontend runs no instances itself; its nodes do"))
+                else:
+                    report.components.append(Component(label, DOWN, str(e)))
                 continue
             report.components.append(Component(label, OK, f"{node.uri} answers"))
             report.components.append(probe_network(driver, node, conn))

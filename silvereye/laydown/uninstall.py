@@ -41,10 +41,17 @@ def find_manifest(cfg: Config) -> Manifest:
     return manifest
 
 
-def instances_of_this_cloud(driver: Any) -> list[Any]:
+def instances_of_this_cloud(driver: Any, attempts: int = 3) -> list[Any]:
     """The driver's instances whose directories live under this installation's instances directory."""
+    for attempt in range(attempts):
+        try:
+            listed = driver.list_instances()
+            break
+        except SilvereyeError:
+            if attempt == attempts - 1:  # a domain that vanished while being listed: list again
+                raise
     out = []
-    for info in driver.list_instances():
+    for info in listed:
         try:
             node = driver.node(info.node)
             if node.host.exists(driver.instance_dir(info.instance_id)):

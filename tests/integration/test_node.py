@@ -59,10 +59,11 @@ def test_a_node_added_over_ssh_runs_the_instances_and_goes_again_cleanly(fronten
     assert sshd.known_hosts_line.strip() in KNOWN_HOSTS.read_text().splitlines()
 
     listed = json.loads(box.silvereye("node", "list", "--json", "--config", str(box.config)).stdout)
-    assert {r["name"]: r["state"] for r in listed} == {"local": "unreachable", "n1": "up"}
+    assert {r["name"]: r["state"] for r in listed} == {"local": "not used", "n1": "up"}
     status = json.loads(box.silvereye("status", "--json", "--config", str(box.config), check=False).stdout)
     states = {c["name"]: c["state"] for c in status["components"]}
     assert states["libvirt on n1"] == states["network on n1"] == "ok"
+    assert states["libvirt on local"] == "absent"  # a frontend is no hypervisor
     assert [n["node"] for n in status["capacity"]] == ["n1"]
 
     # The scheduler places an instance there (through qemu+ssh, as the service would).
