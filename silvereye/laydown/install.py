@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from silvereye import __version__
 from silvereye.config import Config, NetworkConfig
@@ -195,7 +196,8 @@ class Installer:
         blocking = hostprep.blocking(checked, hostprep.REMEDIED_BY_INSTALL)
         if blocking:
             for f in blocking:
-                self.console.print(f"    [red]FAIL[/red] {f.id}: {f.detail}" + (f"\n      remedy: {f.remedy}" if f.remedy else ""))
+                remedy = f"\n      remedy: {escape(f.remedy)}" if f.remedy else ""
+                self.console.print(f"    [red]FAIL[/red] {escape(f.id)}: {escape(f.detail)}{remedy}")
             raise hostprep.blocked_error(self.host, blocking, self.role)
         s.detail(checked.summary())
         return checked
