@@ -214,11 +214,32 @@ def write_credentials(cfg: Config, layout: Layout, manifest: Manifest, s: Step) 
 
 
 def default_image(cfg: Config, creds: AdminCredentials, manifest: Manifest, s: Step) -> str:
-    """Build the tiny image, upload it to S3 and register it with EC2; the image id."""
+    """Build the tiny image and register it (S3 system bucket + EC2, through EC2's own installer),
+    then check, as a client would, that the API lists it; the machine image's id."""
     try:
-        import silvereye.services.ec2  # noqa: F401
+        from silvereye.services.ec2 import install as ec2_install
     except ImportError:
         raise _missing("EC2 service", "silvereye/services/ec2",
                        "the default image cannot be registered; install with --no-image until it is") from None
-    raise _missing("image registration for the install", "silvereye/laydown/cloudsetup.py",
-                   "install with --no-image")
+    done = ec2_install.install_tiny(cfg, report=lambda line: s.log(f"  tiny image: {line}"))
+    manifest.record({"kind": "image", "name": done.name, "image_id": done.image_id, "kernel_id": done.kernel_id,
+                     "ramdisk_id": done.ramdisk_id, "step": "default image"})
+    if done.created:
+        s.changed(f"registered {done.name} as {done.image_id} (kernel {done.kernel_id}, ramdisk {done.ramdisk_id})")
+    listed = api_client("ec2", creds).describe_images(ImageIds=[done.image_id])["Images"]
+    if [i.get("State") for i in listed] != ["available"]:
+        raise SilvereyeError(f"{done.image_id} was registered but DescribeImages at {creds.endpoint} does not show it "
+                             f"available ({listed}); see the service log")
+    s.detail(f"{done.name}: {done.image_id}, available")
+    return done.image_id
+
+
+def api_client(service: str, creds: AdminCredentials) -> Any:
+    """A botocore client for this cloud, signed with the admin's keys (what boto3 would make)."""
+    import botocore.session
+    from botocore.config import Config as ClientConfig
+
+    return botocore.session.get_session().create_client(
+        service, endpoint_url=creds.endpoint, region_name=creds.region, aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+        config=ClientConfig(retries={"max_attempts": 3, "mode": "standard"}, s3={"addressing_style": "path"}))
