@@ -26,6 +26,7 @@ PROFILE = "silvereye"
 IMAGE_NAME = "silvereye-tiny"
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 LIBVIRT_NETWORK_RUN = "/run/libvirt/network"
+LIBVIRT_QEMU_LOGS = "/var/log/libvirt/qemu"
 
 
 class MissingPart(SilvereyeError):
@@ -152,6 +153,22 @@ while [ -f "$d/$n.pid" ] && [ $i -lt 20 ]; do
 done
 if [ -d "$d/$n" ] && [ -z "$(find "$d/$n" -type f)" ]; then rm -rf "$d/$n"; fi
 """
+
+
+# libvirt keeps a domain's QEMU log after the domain is gone. The logs of this cloud's instances
+# name its instances directory on QEMU's command line: those go once the instances are terminated.
+_FORGET_LOGS = """
+for f in "$2"/silvereye-i-*.log; do
+  [ -f "$f" ] && grep -q -F -- "$1" "$f" && rm -f -- "$f" && echo "$f"
+done
+true
+"""
+
+
+def forget_instance_logs(host: Any, instances_path: Path, log_dir: str = LIBVIRT_QEMU_LOGS) -> list[str]:
+    """Remove the QEMU logs libvirt kept of this cloud's (terminated) instances; the files removed."""
+    out = host.run(["sh", "-c", _FORGET_LOGS, "-", f"{instances_path}/", log_dir], timeout=60)
+    return [line for line in out.splitlines() if line]
 
 
 def forget_stale_runtime(host: Any, network: str, run_dir: str = LIBVIRT_NETWORK_RUN) -> None:

@@ -393,6 +393,8 @@ def _remove(p: Progress, cfg: Config, manifest: Manifest, layout: Layout, name: 
             for i in running:
                 driver.terminate(i.instance_id)
                 s.changed(f"terminated {i.instance_id}")
+            if running:
+                cloudsetup.forget_instance_logs(node.host, driver.instances_path)
             for entry in [e for e in manifest.of_kind("libvirt-network") if e.get("uri") == node.uri]:
                 if reachable:
                     s.changed(*cloudsetup.remove_network(entry, driver, node))

@@ -120,6 +120,10 @@ class Uninstaller:
             for info in instances_of_this_cloud(driver):
                 driver.terminate(info.instance_id)
                 s.changed(f"terminated {info.instance_id} on node {info.node}")
+            for node in driver.nodes:
+                logs = cloudsetup.forget_instance_logs(node.host, driver.instances_path)
+                if logs:
+                    s.changed(f"removed libvirt's QEMU logs of {len(logs)} instances of this cloud on node {node.name}")
             reachable = {n.uri: n for n in driver.nodes}
             for entry in self.manifest.of_kind("libvirt-network"):
                 if entry["uri"] in reachable:

@@ -83,6 +83,7 @@ def test_readme_cloud_command_runs_an_instance_and_uninstall_leaves_nothing(clou
     silvereye("uninstall", "--yes")
     domains = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True, text=True).stdout
     assert instance_id not in domains
+    assert list(Path("/var/log/libvirt/qemu").glob(f"*{instance_id}*")) == []
     assert subprocess.run(["virsh", "-c", "qemu:///system", "net-info", "silvereye"], capture_output=True).returncode != 0
     assert "table ip silvereye\n" not in nft_tables() + "\n"
     assert [str(p) for p in HOST_PATHS if p.exists()] == []

@@ -116,3 +116,17 @@ def test_libvirt_leftovers_of_a_removed_network_go_but_a_live_one_stays(tmp_path
     forget_stale_runtime(LocalHost(), "gone", str(tmp_path))
     forget_stale_runtime(LocalHost(), "odd name; rm -rf x", str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alive.pid"]
+
+
+def test_only_this_clouds_instance_logs_are_forgotten(tmp_path):
+    from silvereye.compute.hostfiles import LocalHost
+    from silvereye.laydown.cloudsetup import forget_instance_logs
+
+    logs = tmp_path / "qemu"
+    logs.mkdir()
+    (logs / "silvereye-i-0123456789abcdef0.log").write_text("-drive file=/srv/cloud/instances/i-0123456789abcdef0/root.qcow2\n")
+    (logs / "silvereye-i-00000000000000000.log").write_text("-drive file=/srv/other/instances/i-00000000000000000/root.qcow2\n")
+    (logs / "somebody-else.log").write_text("/srv/cloud/instances/\n")
+    gone = forget_instance_logs(LocalHost(), Path("/srv/cloud/instances"), str(logs))
+    assert gone == [str(logs / "silvereye-i-0123456789abcdef0.log")]
+    assert sorted(p.name for p in logs.iterdir()) == ["silvereye-i-00000000000000000.log", "somebody-else.log"]
