@@ -228,7 +228,7 @@ class DomainSpec:
     image_id: str = ""
     launched_at: str = ""
     # A libvirt nwfilter for the interface, given the instance's address as its IP
-    # parameter (the driver passes ``clean-traffic``: the anti-spoofing security groups rely on).
+    # parameter (the driver passes ``clean-traffic``, the anti-spoofing security groups rely on).
     nwfilter: str | None = None
 
     def check(self) -> None:

@@ -70,7 +70,7 @@ class ComputeDriver:
         ``resolve_domain_type(node)`` once per node (the preflight KVM probe, which boots).
         ``anti_spoofing`` puts libvirt's ``clean-traffic`` nwfilter on every new instance's interface
         (:meth:`enable_anti_spoofing`; security groups and elastic IPs turn it on, as they rely on it;
-        it costs about a second per launch, libvirt instantiating the filter)."""
+        it adds 1 to 1.5 s to a launch here, libvirt instantiating the filter)."""
         self.cfg = cfg
         self.domain_type = domain_type or cfg.compute.domain_type
         if self.domain_type not in ("auto", "kvm", "qemu"):
