@@ -9,9 +9,9 @@ fails: instances are terminated, the network and its nftables table deleted.
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import os
 import secrets
-import ipaddress
 import shutil
 import socket
 import subprocess
