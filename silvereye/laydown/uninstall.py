@@ -132,8 +132,24 @@ class Uninstaller:
             if self.manifest.find("nft-table", redirect.table) is not None and redirect.installed():
                 redirect.remove()
                 s.changed(f"removed nftables table ip {redirect.table}")
+            self.firewall_teardown(s, driver)
         finally:
             driver.close()
+
+    def firewall_teardown(self, s: Step, driver) -> None:
+        """The security-group and elastic-IP rules the running service installed (not in the manifest:
+        the service makes them as users ask), found by the names silvereye gives them."""
+        from silvereye.compute.elastic_ips import ElasticIPs
+        from silvereye.compute.security_groups import SecurityGroupFirewall
+
+        parts = [SecurityGroupFirewall.for_driver(driver)]
+        if self.cfg.network.public_range:
+            parts.append(ElasticIPs.for_driver(driver))
+        for part in parts:
+            was_there = part.installed()
+            part.teardown()  # idempotent; also drops addresses and the iptables chain of elastic IPs
+            if was_there:
+                s.changed(f"removed nftables table ip {part.table}")
 
     def release_nodes(self, s: Step) -> None:
         from silvereye.laydown import nodes
