@@ -132,6 +132,67 @@ def serve(
     run(cfg, log_level=log_level)
 
 
+# ---------------------------------------------------------------------------
+# credentials and accounts
+# ---------------------------------------------------------------------------
+
+AccountOpt = Annotated[str, typer.Option("--account", "-a", help="Account whose root credentials to print.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="env (shell exports), aws-config (a ~/.aws/config profile) or eucarc.")]
+
+
+@app.command()
+def credentials(config: ConfigOpt = None, account: AccountOpt = "admin", fmt: FormatOpt = "env") -> None:
+    """Print what a client needs to use this cloud: endpoint, region and an account's root keys."""
+    from silvereye import accounts
+
+    typer.echo(accounts.credentials(config_mod.load(config), account, fmt), nl=False)
+
+
+account_app = typer.Typer(help="Manage the cloud's accounts (each with its own users, roles and resources).",
+                          no_args_is_help=True)
+app.add_typer(account_app, name="account")
+
+
+@account_app.command("create")
+def account_create(name: Annotated[str, typer.Argument(help="Account name.")], config: ConfigOpt = None,
+                   fmt: FormatOpt = "env") -> None:
+    """Create an account with a root access key; print its credentials."""
+    from silvereye import accounts
+
+    cfg = config_mod.load(config)
+    key, path = accounts.create_account(cfg, name)
+    typer.echo(accounts.render(cfg, key, fmt), nl=False)
+    typer.echo(f"# also written to {path}", err=True)
+
+
+@account_app.command("list")
+def account_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List the accounts and what each holds."""
+    from silvereye import accounts
+
+    rows = accounts.list_accounts(config_mod.load(config))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        held = ", ".join(r["resources"]) or "empty"
+        alias = f" alias {r['alias']}" if r["alias"] else ""
+        typer.echo(f"{r['name']:<24} {r['id']}{alias}  ({held})")
+
+
+@account_app.command("delete")
+def account_delete(
+    name: Annotated[str, typer.Argument(help="Account name.")],
+    config: ConfigOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Delete the account's resources too.")] = False,
+) -> None:
+    """Delete an account (refused while it holds resources, unless --force; never the admin account)."""
+    from silvereye import accounts
+
+    gone = accounts.delete_account(config_mod.load(config), name, force)
+    typer.echo(f"deleted account {gone.name} ({gone.id})")
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line.
 
