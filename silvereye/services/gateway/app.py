@@ -77,6 +77,10 @@ class Gateway:
             return
         request = _request_from_scope(scope, receive)
         response = await self.handle(request)
+        if _body_left_unread(request):
+            # Answered before the body was read (an error, or Expect: 100-continue never granted): the rest of
+            # the connection can no longer be framed, so it ends with this response.
+            response.headers.set("Connection", "close")
         await _send(send, response, head=request.method == "HEAD")
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
@@ -272,20 +276,30 @@ def _request_from_scope(scope: dict[str, Any], receive: Callable[[], Awaitable[d
             if message["type"] == "http.disconnect":
                 raise ServiceError("IncompleteBody", "The client closed the connection before sending the whole body.", 400)
             body = message.get("body", b"")
+            if not message.get("more_body", False):
+                stream.complete = True
             if body:
                 yield body
-            if not message.get("more_body", False):
+            if stream.complete:
                 return
 
+    stream = BodyStream(chunks())
     return HttpRequest(
         method=scope["method"],
         raw_path=path,
         query_string=scope.get("query_string", b"").decode("latin-1"),
         headers=headers,
-        stream=BodyStream(chunks()),
+        stream=stream,
         client_ip=client[0] or "",
         scheme=scope.get("scheme", "http"),
     )
+
+
+def _body_left_unread(request: HttpRequest) -> bool:
+    if request.stream is None or request.stream.complete:
+        return False
+    length = request.headers.get("content-length")
+    return bool(request.headers.get("transfer-encoding")) or (length is not None and length.strip() not in ("", "0"))
 
 
 async def _read_body(request: HttpRequest) -> bytes:

@@ -81,6 +81,7 @@ class BodyStream:
     def __init__(self, chunks: AsyncIterator[bytes]):
         self._chunks = chunks
         self.consumed = False
+        self.complete = False  # set by the server once the last byte has arrived
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         self.consumed = True

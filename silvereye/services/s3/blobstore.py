@@ -119,6 +119,15 @@ class BlobStore:
     def temp(self) -> TempBlob:
         return TempBlob(self)
 
+    def adopt(self, path: str) -> str:
+        """Rename an existing (fsynced) file on the same filesystem into a blob; returns its id."""
+        blob_id = secrets.token_hex(16)
+        final = self.path(blob_id)
+        os.rename(path, final)
+        os.chmod(final, 0o600)
+        _fsync_dir(os.path.dirname(final))
+        return blob_id
+
     def path(self, blob_id: str) -> str:
         _check(blob_id)
         return os.path.join(self.blobs, blob_id[:2], blob_id)

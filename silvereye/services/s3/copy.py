@@ -92,7 +92,7 @@ def copy_object(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     new = NewVersion(size=src.size, etag=src.etag, owner=writer_account(ctx, bucket),
                      storage_class=storage_class or src.storage_class, headers=headers, metadata=metadata,
                      checksum=checksum, tags=tags, acl=new_acl(ctx, params, bucket), parts=src.parts)
-    row, bucket = commit_object(ctx, bucket.name, key, new, shared_extents(src), params, [])
+    row, bucket = commit_object(ctx.store, ctx.config, bucket.name, key, new, shared_extents(src), params, [])
     return {
         "CopyObjectResult": {"ETag": row.quoted_etag, "LastModified": row.last_modified,
                              **checksums.shape(checksum, with_type=False)},

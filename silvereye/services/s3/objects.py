@@ -45,7 +45,7 @@ async def put_object(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     new = NewVersion(size=received.size, etag=received.md5, owner=writer_account(ctx, bucket),
                      storage_class=storage_class, headers=headers, metadata=metadata, checksum=checksum, tags=tags, acl=acl)
     items = [Extent(received.blob, 0, received.size)] if received.blob else []
-    row, bucket = await ingest.blocking(commit_object, ctx, bucket.name, key, new, items, params,
+    row, bucket = await ingest.blocking(commit_object, ctx.store, ctx.config, bucket.name, key, new, items, params,
                                         [received.blob] if received.blob else [])
     return {"ETag": row.quoted_etag, "VersionId": version_header(bucket, row), **checksums.shape(checksum),
             "Expiration": expiration_header(bucket, row)}

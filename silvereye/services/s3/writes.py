@@ -97,7 +97,7 @@ def check_write_conditions(conn: Any, bucket: Bucket, key: bytes, params: dict[s
             raise errors.precondition_failed("If-Match")
 
 
-def commit_object(ctx: RequestContext, bucket_name: str, key: bytes, new: NewVersion,
+def commit_object(store: Any, config: Any, bucket_name: str, key: bytes, new: NewVersion,
                   items: list[Extent] | Callable[[Any], list[Extent]], params: dict[str, Any],
                   new_blobs: list[str]) -> tuple[Version, Bucket]:
     """Record a new version (worker thread); frees what it replaced, or the new blobs if it fails.
@@ -105,9 +105,9 @@ def commit_object(ctx: RequestContext, bucket_name: str, key: bytes, new: NewVer
     ``items`` may be a function of the connection, for extents that must be
     read inside the committing transaction (a copy shares its source's).
     """
-    blobs = for_config(ctx.config)
+    blobs = for_config(config)
     try:
-        with ctx.store.write() as conn:
+        with store.write() as conn:
             bucket = catalog.lock_bucket(conn, bucket_name)
             check_write_conditions(conn, bucket, key, params)
             row, freed = catalog.put_version(conn, bucket, key, new, items(conn) if callable(items) else items)
