@@ -41,6 +41,8 @@ def walk(fetch: Fetch, key_of: Callable[[T], bytes], cursor_of: Callable[[T], An
          start: Any, prefix: bytes, delimiter: bytes | None, limit: int) -> Page[T]:
     """Walk from ``start`` (a cursor the fetcher understands); ``skip(b)`` is the cursor just after key ``b``."""
     page: Page[T] = Page()
+    if limit == 0:
+        return page  # max-keys=0: an empty, untruncated page
     count = 0
     cursor = start
     while True:
