@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from silvereye.services.gateway.auth.dialect import Failure, error as auth_error
 from silvereye.services.gateway.context import RequestContext
 from silvereye.services.gateway.errors import not_implemented
-from silvereye.services.s3 import authz, catalog, cors, errors, names
+from silvereye.services.s3 import authz, catalog, cors, errors, grants, names
 from silvereye.services.s3.catalog import Bucket
 
 NO_BUCKET = {"ListBuckets": "s3:ListAllMyBuckets", "CreateBucket": "s3:CreateBucket"}
@@ -173,7 +173,7 @@ def _check_object(ctx: RequestContext, who: authz.Subject, operation: str, bucke
     else:
         raise errors.access_denied()
     if operation == "PutObject" or operation == "CopyObject" or operation == "CreateMultipartUpload":
-        if params.get("ACL") or any(params.get(m) for m in ("GrantFullControl", "GrantRead", "GrantReadACP", "GrantWriteACP")):
+        if grants.requested(params):
             authz.require(who, "s3:PutObjectAcl", bucket, key=key)
         if params.get("Tagging"):
             authz.require(who, "s3:PutObjectTagging", bucket, key=key)

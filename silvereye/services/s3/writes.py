@@ -106,11 +106,16 @@ def commit_object(store: Any, config: Any, bucket_name: str, key: bytes, new: Ne
     read inside the committing transaction (a copy shares its source's).
     """
     blobs = for_config(config)
+
+    def commit(conn: Any) -> tuple[Version, Bucket, list[str]]:
+        bucket = catalog.lock_bucket(conn, bucket_name)
+        check_write_conditions(conn, bucket, key, params)
+        row, freed = catalog.put_version(conn, bucket, key, new, items(conn) if callable(items) else items)
+        return row, bucket, freed
+
     try:
         with store.write() as conn:
-            bucket = catalog.lock_bucket(conn, bucket_name)
-            check_write_conditions(conn, bucket, key, params)
-            row, freed = catalog.put_version(conn, bucket, key, new, items(conn) if callable(items) else items)
+            row, bucket, freed = commit(conn)
     except BaseException:
         blobs.free(new_blobs)
         raise
@@ -120,7 +125,9 @@ def commit_object(store: Any, config: Any, bucket_name: str, key: bytes, new: Ne
 
 def new_acl(ctx: RequestContext, params: dict[str, Any], bucket: Bucket) -> dict[str, Any]:
     owner = writer_account(ctx, bucket)
-    with ctx.store.read() as conn:
+    if not grants.requested(params):
+        return grants.private(owner)
+    with ctx.store.read() as conn:  # grant headers name accounts by canonical id
         return grants.from_headers(conn, params, owner, bucket.account_id) or grants.private(owner)
 
 
