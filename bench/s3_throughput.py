@@ -7,8 +7,9 @@ What is measured, on loopback, each server on its own free port:
   a plain HTTP GET with urllib3 on one connection, 1 MiB reads (the same
   client for all three servers: nginx serves the file from disk, the S3
   servers answer a presigned URL); ``curl`` to /dev/null (a C client, so the
-  server is the bottleneck rather than Python); and boto3 ``download_file``
-  (ranged GETs in parallel) for the two S3 servers;
+  server is the bottleneck rather than Python); and, for the two S3 servers,
+  boto3 ``get_object`` read in 1 MiB pieces (one stream) and boto3
+  ``download_file`` (ranged GETs in parallel, what ``aws s3 cp`` does);
 * 2,000 objects of 4 KiB: PUT and GET with boto3 from 8 threads, and GET
   with urllib3 from 8 threads (presigned URLs; plain URLs for nginx);
 * the server's peak resident memory during the 1 GiB PUT, above what it used
@@ -172,6 +173,14 @@ def bench_s3(name: str, client, pid: int, big: Path, size: int, small: int, work
     url = client.generate_presigned_url("get_object", Params={"Bucket": "bench", "Key": "big.bin"}, ExpiresIn=3600)
     out["large_get_urllib3_mib_s"] = best_of(3, lambda: size / MiB / timed(urllib3_get, url))
     out["large_get_curl_mib_s"] = best_of(3, lambda: curl_get(url))
+    def streamed() -> float:
+        body = client.get_object(Bucket="bench", Key="big.bin")["Body"]
+        started, n = time.perf_counter(), 0
+        while chunk := body.read(MiB):
+            n += len(chunk)
+        return n / MiB / (time.perf_counter() - started)
+
+    out["large_get_boto3_stream_mib_s"] = best_of(3, streamed)
     target = work / f"{name}-download.bin"
     out["large_get_download_file_mib_s"] = best_of(2, lambda: size / MiB / timed(
         client.download_file, "bench", "big.bin", str(target), Config=transfer))
@@ -241,6 +250,7 @@ def main() -> None:
             for _ in range(args.size_mib):
                 f.write(os.urandom(MiB))
         results.append(bench_nginx(root / "nginx", big, size, args.small))
+        results[0].update(size_mib=args.size_mib, small=args.small)
 
         (root / "silvereye").mkdir()
         server = RunningServer(root / "silvereye").start()
@@ -269,6 +279,7 @@ def report(results: list[dict], as_json: bool) -> None:
         "get_vs_nginx_urllib3": s["large_get_urllib3_mib_s"] / nginx["large_get_urllib3_mib_s"],
         "get_vs_nginx_curl": s["large_get_curl_mib_s"] / nginx["large_get_curl_mib_s"],
         "get_vs_moto_urllib3": s["large_get_urllib3_mib_s"] / moto["large_get_urllib3_mib_s"],
+        "get_vs_moto_boto3_stream": s["large_get_boto3_stream_mib_s"] / moto["large_get_boto3_stream_mib_s"],
         "get_vs_moto_download_file": s["large_get_download_file_mib_s"] / moto["large_get_download_file_mib_s"],
         "put_rss_growth_mib": s["large_put_rss_growth_mib"],
     }
@@ -276,24 +287,27 @@ def report(results: list[dict], as_json: bool) -> None:
         print(json.dumps({"results": results, "ratios": verdict}, indent=2))
         return
     rows = [
-        ("1 GiB PUT, boto3 upload_file (MiB/s)", "large_put_mib_s"),
-        ("1 GiB GET, urllib3 one stream (MiB/s)", "large_get_urllib3_mib_s"),
-        ("1 GiB GET, curl (MiB/s)", "large_get_curl_mib_s"),
-        ("1 GiB GET, boto3 download_file (MiB/s)", "large_get_download_file_mib_s"),
-        ("4 KiB PUT, boto3, 8 threads (objects/s)", "small_put_per_s"),
-        ("4 KiB GET, boto3, 8 threads (objects/s)", "small_get_per_s"),
-        ("4 KiB GET, urllib3, 8 threads (objects/s)", "small_get_urllib3_per_s"),
-        ("RSS growth during the 1 GiB PUT (MiB)", "large_put_rss_growth_mib"),
+        ("large PUT, boto3 upload_file (MiB/s)", "large_put_mib_s"),
+        ("large GET, urllib3 one stream (MiB/s)", "large_get_urllib3_mib_s"),
+        ("large GET, curl (MiB/s)", "large_get_curl_mib_s"),
+        ("large GET, boto3 get_object, one stream (MiB/s)", "large_get_boto3_stream_mib_s"),
+        ("large GET, boto3 download_file (MiB/s)", "large_get_download_file_mib_s"),
+        ("small PUT, boto3, 8 threads (objects/s)", "small_put_per_s"),
+        ("small GET, boto3, 8 threads (objects/s)", "small_get_per_s"),
+        ("small GET, urllib3, 8 threads (objects/s)", "small_get_urllib3_per_s"),
+        ("RSS growth during the large PUT (MiB)", "large_put_rss_growth_mib"),
         ("RSS after the run (MiB)", "idle_rss_mib"),
     ]
-    print(f"{'':44}{'silvereye':>12}{'nginx':>12}{'moto':>12}")
+    print(f"object sizes: large {results[0]['size_mib']} MiB, small 4 KiB x {results[0]['small']}")
+    print(f"{'':50}{'silvereye':>12}{'nginx':>12}{'moto':>12}")
     for label, key in rows:
         cells = [f"{r[key]:12.1f}" if key in r else f"{'-':>12}" for r in (s, nginx, moto)]
-        print(f"{label:44}{''.join(cells)}")
+        print(f"{label:50}{''.join(cells)}")
     print()
     print(f"large GET vs nginx, same client (urllib3): {verdict['get_vs_nginx_urllib3']:.0%}   (target >= 60%)")
     print(f"large GET vs nginx, curl:                  {verdict['get_vs_nginx_curl']:.0%}")
     print(f"large GET vs moto (urllib3):               {verdict['get_vs_moto_urllib3']:.1f}x   (target >= 5x)")
+    print(f"large GET vs moto (boto3 get_object):      {verdict['get_vs_moto_boto3_stream']:.1f}x")
     print(f"large GET vs moto (boto3 download_file):   {verdict['get_vs_moto_download_file']:.1f}x")
     print(f"RSS growth during the 1 GiB PUT:           {verdict['put_rss_growth_mib']:.1f} MiB (target < 64 MiB)")
 

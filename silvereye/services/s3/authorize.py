@@ -212,7 +212,7 @@ def authorize(ctx: RequestContext, operation: str, params: dict[str, Any]) -> No
         return
     name = params["Bucket"]
     with ctx.store.read() as conn:
-        bucket = catalog.get_bucket(conn, name) if names.bucket_name_problem(name) is None or len(name) <= 255 else None
+        bucket = catalog.get_bucket(conn, name) if len(name) <= 63 else None
     if bucket is None:
         raise errors.no_such_bucket(name)
     ctx.extras["s3.bucket"] = bucket
