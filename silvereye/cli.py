@@ -193,6 +193,102 @@ def account_delete(
     typer.echo(f"deleted account {gone.name} ({gone.id})")
 
 
+# ---------------------------------------------------------------------------
+# kickstart, iso (imports are lazy: `silvereye --version` stays fast)
+# ---------------------------------------------------------------------------
+
+kickstart_app = typer.Typer(help="Kickstart files for an unattended install from the DVD.", no_args_is_help=True)
+app.add_typer(kickstart_app, name="kickstart")
+iso_app = typer.Typer(help="Bootable installer DVD images.", no_args_is_help=True)
+app.add_typer(iso_app, name="iso")
+
+ProfileOpt = Annotated[
+    Optional[str], typer.Option("--profile", "-p", help="ciab, frontend or node (default: the answers' role).")
+]
+TargetOpt = Annotated[str, typer.Option("--target", help="rhel9 (Rocky, Alma, CentOS Stream) or fedora.")]
+AnswersOpt = Annotated[Optional[Path], typer.Option("--answers", "-a", help="Answers file (YAML).")]
+
+
+@kickstart_app.command("render")
+def kickstart_render(
+    answers: AnswersOpt = None,
+    profile: ProfileOpt = None,
+    target: TargetOpt = "rhel9",
+    media_label: Annotated[str, typer.Option("--media-label", help="Volume label of the install media.")] = "",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
+) -> None:
+    """Render a kickstart for one role from an answers file, checked with pykickstart."""
+    from silvereye import kickstart
+    from silvereye.laydown import answers as answers_mod
+
+    a = answers_mod.load(answers) if answers else answers_mod.parse({}, source="(built-in defaults)")
+    rendered = kickstart.render_checked(a, profile, target, media_label)
+    for w in rendered.warnings:
+        typer.secho(f"warning: {w}", err=True, fg=typer.colors.YELLOW if sys.stderr.isatty() else None)
+    if out is None:
+        typer.echo(rendered.text, nl=False)
+    else:
+        kickstart.write_file(out, rendered.text)
+        typer.echo(f"{out}: {rendered.profile} kickstart for {rendered.target}", err=True)
+
+
+@iso_app.command("build")
+def iso_build(
+    base: Annotated[Path, typer.Option("--base", help="RHEL-9-family or Fedora installation ISO to start from.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the silvereye DVD image.")],
+    answers: AnswersOpt = None,
+    binary: Annotated[
+        Optional[Path], typer.Option("--binary", help="silvereye single binary to put on the disc (default: dist/silvereye).")
+    ] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="rhel9 or fedora (default: read from the ISO).")] = None,
+    default_entry: Annotated[
+        str, typer.Option("--default-entry", help="Menu entry booted on timeout: original, ciab, frontend or node.")
+    ] = "original",
+    timeout: Annotated[
+        Optional[int], typer.Option("--timeout", help="Seconds the boot menu waits (default: the ISO's own).", min=1)
+    ] = None,
+) -> None:
+    """Remaster an installer ISO into a silvereye DVD (Cloud-in-a-box, Frontend, Node entries)."""
+    from silvereye.iso import remaster
+
+    opts = remaster.Options(base, out, answers, binary, target, default_entry, timeout)
+    result = remaster.build(opts)
+    for w in result.warnings:
+        typer.secho(f"warning: {w}", err=True, fg=typer.colors.YELLOW if sys.stderr.isatty() else None)
+    typer.echo(f"{result.out}: {result.size_mib:.0f} MiB, volume {result.volume_id!r}, entries in {', '.join(result.menus)}")
+
+
+# ---------------------------------------------------------------------------
+# images
+# ---------------------------------------------------------------------------
+
+images_app = typer.Typer(help="Build the tiny image and list the image catalog.", no_args_is_help=True)
+app.add_typer(images_app, name="images")
+
+
+@images_app.command("build-tiny")
+def images_build_tiny(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Directory for the image files (default: the silvereye cache).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when a cached build matches.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the tiny test image (kernel + busybox initramfs + root disk) from Debian packages."""
+    from silvereye.images import tiny
+    from silvereye.images.report import show_tiny
+
+    image = show_tiny(lambda report: tiny.build(out, force=force, report=report), as_json=as_json)
+    if as_json:
+        typer.echo(json.dumps({"directory": str(image.directory), "cached": image.cached, **image.manifest}, indent=2))
+
+
+@images_app.command("list")
+def images_list(as_json: JsonOpt = False) -> None:
+    """List the images of the catalog and whether the tiny image is built."""
+    from silvereye.images.report import list_images
+
+    list_images(as_json=as_json)
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line.
 

@@ -314,24 +314,29 @@ def resolve_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     return None
 
 
+def read_yaml(p: Path, what: str, error: type[SilvereyeError], missing_hint: str) -> Any:
+    """A YAML file's data; '<what> <path>[ line N]: ...' in one line when absent, unreadable or not YAML."""
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise error(f"{what} {p}: file not found; {missing_hint}") from None
+    except OSError as e:
+        raise error(f"{what} {p}: cannot read it ({e.strerror}); check its permissions") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise error(f"{what} {p}{where}: not valid YAML ({problem})") from None
+
+
 def load(path: str | os.PathLike[str] | None = None) -> Config:
     """Load the configuration; defaults when no file is named and the default file is absent."""
     p = resolve_path(path)
     if p is None:
         return from_dict({}, source="(built-in defaults)")
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"config {p}: file not found; create it or pass --config PATH") from None
-    except OSError as e:
-        raise ConfigError(f"config {p}: cannot read it ({e.strerror}); check its permissions") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"config {p}{where}: not valid YAML ({problem})") from None
+    data = read_yaml(p, "config", ConfigError, "create it or pass --config PATH")
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -22,8 +22,9 @@ COMPONENTS: dict[str, dict[str, list[str]]] = {
         "el": ["qemu-kvm", "qemu-img", "libvirt", "libvirt-client"],
     },
     "network": {
-        "debian": ["dnsmasq-base", "nftables", "iproute2", "iptables"],
-        "el": ["dnsmasq", "nftables", "iproute", "iptables-nft"],
+        # dnsmasq-utils: dhcp_release frees a terminated instance's lease at once.
+        "debian": ["dnsmasq-base", "dnsmasq-utils", "nftables", "iproute2", "iptables"],
+        "el": ["dnsmasq", "dnsmasq-utils", "nftables", "iproute", "iptables-nft"],
     },
     "loadbalancer": {
         "debian": ["haproxy"],

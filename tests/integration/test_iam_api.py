@@ -69,6 +69,8 @@ def test_policy_documents_come_back_as_documents(iam):
     with pytest.raises(ClientError) as e:
         iam.put_user_policy(UserName="api-doc", PolicyName="bad", PolicyDocument='{"Version": "2012-10-17"}')
     assert error(e) == ("MalformedPolicyDocument", 400)
+    details = iam.get_account_authorization_details(Filter=["User"])["UserDetailList"]
+    assert {"PolicyName": "read", "PolicyDocument": READ_S3} in [p for u in details for p in u["UserPolicyList"]]
     admin = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")["Policy"]
     assert admin["Arn"] == "arn:aws:iam::aws:policy/AdministratorAccess"
 

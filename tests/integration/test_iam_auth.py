@@ -3,9 +3,10 @@
 import datetime as dt
 import json
 import time
+import urllib.error
+import urllib.request
 
 import pytest
-import requests
 import sqlalchemy as sa
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -21,13 +22,18 @@ def code(excinfo) -> str:
     return excinfo.value.response["Error"]["Code"]
 
 
-def signed_post(server, body: str, key: str, secret: str, *, tamper: str | None = None) -> requests.Response:
-    """A SigV4-signed IAM Query request, optionally with its body changed after signing."""
+def signed_post(server, body: str, key: str, secret: str, *, tamper: str | None = None) -> tuple[int, str]:
+    """A SigV4-signed IAM Query request, optionally with its body changed after signing: (status, body)."""
     req = AWSRequest(method="POST", url=server.url + "/", data=body,
                      headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
     SigV4Auth(Credentials(key, secret), "iam", server.region).add_auth(req)
-    return requests.post(server.url + "/", data=tamper if tamper is not None else body, headers=dict(req.headers),
-                         timeout=10)
+    sent = (tamper if tamper is not None else body).encode()
+    headers = {k: v for k, v in req.headers.items() if k.lower() != "content-length"}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(server.url + "/", data=sent, headers=headers), timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +45,16 @@ def alice(shared_server):
 
 
 def test_a_good_signature_passes_and_a_wrong_secret_does_not(shared_server):
-    ok = signed_post(shared_server, LIST_USERS, shared_server.access_key, shared_server.secret_key)
-    assert ok.status_code == 200 and "<ListUsersResponse" in ok.text
-    bad = signed_post(shared_server, LIST_USERS, shared_server.access_key, "x" * 40)
-    assert bad.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in bad.text
+    status, text = signed_post(shared_server, LIST_USERS, shared_server.access_key, shared_server.secret_key)
+    assert status == 200 and "<ListUsersResponse" in text
+    status, text = signed_post(shared_server, LIST_USERS, shared_server.access_key, "x" * 40)
+    assert status == 403 and "<Code>SignatureDoesNotMatch</Code>" in text
 
 
 def test_a_tampered_body_is_refused(shared_server):
-    r = signed_post(shared_server, LIST_USERS, shared_server.access_key, shared_server.secret_key,
-                    tamper="Action=DeleteUser&Version=2010-05-08&UserName=alice")
-    assert r.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in r.text
+    status, text = signed_post(shared_server, LIST_USERS, shared_server.access_key, shared_server.secret_key,
+                               tamper="Action=DeleteUser&Version=2010-05-08&UserName=alice")
+    assert status == 403 and "<Code>SignatureDoesNotMatch</Code>" in text
 
 
 def test_unknown_and_deactivated_keys(shared_server, alice):

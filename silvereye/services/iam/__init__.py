@@ -22,6 +22,7 @@ from silvereye.services.iam import (
     access_keys,
     account,
     attachments,
+    authorization_details,
     groups,
     inline_policies,
     instance_profiles,
@@ -72,8 +73,11 @@ def _startup(gateway: Any) -> None:
     from silvereye.services.iam.aws_managed import sync_aws_managed_policies
 
     store = gateway.store
-    with store.write() as conn:
-        sync_aws_managed_policies(conn)
+    try:
+        with store.write() as conn:
+            sync_aws_managed_policies(conn)
+    except sa.exc.IntegrityError:  # another frontend of a shared database did it at the same moment
+        log.info("AWS managed policies were brought up to date by another frontend")
     key = ensure_admin(store)
     if key is not None:
         path = cli_accounts.write_credentials_file(gateway.config, key)
@@ -91,8 +95,8 @@ SERVICE = Service(
     iam_prefix="iam",
     euca_path="/services/Euare",
     handlers=collect_handlers(
-        "iam", access_keys, account, attachments, groups, inline_policies, instance_profiles, login_profiles,
-        managed_policies, roles, server_certificates, users,
+        "iam", access_keys, account, attachments, authorization_details, groups, inline_policies,
+        instance_profiles, login_profiles, managed_policies, roles, server_certificates, users,
     ),
     resources=iam_resources,
     authorize=iam_authorize,

@@ -19,6 +19,7 @@ works at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from typing import Any, Callable, Hashable, Iterator, TypeVar
@@ -82,3 +83,23 @@ class TtlCache:
 
     def clear(self) -> None:
         self._data.clear()
+
+
+_lists = TtlCache(maxsize=512)
+
+
+def cached_read(handler: Callable[[Any, dict[str, Any]], dict[str, Any]]) -> Callable[[Any, dict[str, Any]], dict[str, Any]]:
+    """Serve a read-only List* handler's answer from memory while nothing changed.
+
+    For the lists scripts poll (ListUsers, ListRoles...): the answer depends
+    only on the account and the request, and dies with the generation or the
+    TTL like every other IAM cache entry. Answers are shared: callers must not
+    change them.
+    """
+
+    @functools.wraps(handler)
+    def serve(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+        key = (handler.__name__, ctx.account_id, tuple(sorted((k, repr(v)) for k, v in params.items())))
+        return _lists.get(key, lambda: handler(ctx, params))
+
+    return serve

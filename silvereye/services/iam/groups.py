@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from silvereye.services.gateway.context import RequestContext
 from silvereye.services.iam import entities, quotas, schema, shapes
-from silvereye.services.iam.cache import writing
+from silvereye.services.iam.cache import cached_read, writing
 from silvereye.services.iam.entities import GROUP, USER
 from silvereye.services.iam.errors import no_such_entity
 from silvereye.services.iam.pagination import select_page
@@ -49,6 +49,7 @@ def delete_group(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+@cached_read
 def list_groups(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.read() as conn:
         rows, more = entities.list_entities(conn, GROUP, ctx.account_id, params)

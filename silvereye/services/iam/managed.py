@@ -14,6 +14,7 @@ from silvereye.services.iam.errors import no_such_entity
 from silvereye.services.iam.schema import AWS_ACCOUNT
 
 p = schema.managed_policies
+attachments = schema.policy_attachments
 
 
 def visible(conn: sa.Connection, account_id: str, arn: str) -> Any | None:
@@ -55,3 +56,21 @@ def set_boundary(ctx: RequestContext, kind: Kind, params: dict[str, Any], arn: s
             attachable(conn, ctx.account_id, arn)
         conn.execute(sa.update(kind.table).where(kind.table.c.id == row.id).values(permissions_boundary=arn))
     return {}
+
+
+def usage_counts(conn: sa.Connection, account_id: str, rows: list[Any]) -> dict[str, tuple[int, int]]:
+    """Policy id -> (attachments, uses as a permissions boundary) within the account."""
+    a = attachments
+    attached = dict(conn.execute(
+        sa.select(a.c.policy_id, sa.func.count())
+        .where(a.c.policy_id.in_([r.id for r in rows]), a.c.account_id == account_id)
+        .group_by(a.c.policy_id)).all())
+    bounded: dict[str, int] = {}
+    for t in (schema.users, schema.roles):
+        for arn, n in conn.execute(
+            sa.select(t.c.permissions_boundary, sa.func.count())
+            .where(t.c.account_id == account_id, t.c.permissions_boundary.in_([r.arn for r in rows]))
+            .group_by(t.c.permissions_boundary)
+        ):
+            bounded[arn] = bounded.get(arn, 0) + n
+    return {r.id: (attached.get(r.id, 0), bounded.get(r.arn, 0)) for r in rows}

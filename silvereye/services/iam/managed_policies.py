@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from silvereye import ids
 from silvereye.services.gateway.context import RequestContext
 from silvereye.services.iam import documents, entities, managed, quotas, schema, shapes, tagging
-from silvereye.services.iam.cache import writing
+from silvereye.services.iam.cache import cached_read, writing
 from silvereye.services.iam.errors import already_exists, delete_conflict, invalid_input, no_such_entity, quota_exceeded
 from silvereye.services.iam.pagination import list_page, select_page
 from silvereye.services.iam.schema import AWS_ACCOUNT
@@ -17,25 +17,8 @@ from silvereye.services.iam.schema import AWS_ACCOUNT
 p, v, a = schema.managed_policies, schema.policy_versions, schema.policy_attachments
 
 
-def _counts(conn: sa.Connection, account_id: str, rows: list[Any]) -> dict[str, tuple[int, int]]:
-    """Policy id -> (attachments, uses as a permissions boundary) within the account."""
-    ids_ = [r.id for r in rows]
-    attached = dict(conn.execute(
-        sa.select(a.c.policy_id, sa.func.count()).where(a.c.policy_id.in_(ids_), a.c.account_id == account_id)
-        .group_by(a.c.policy_id)).all())
-    bounded: dict[str, int] = {}
-    for t in (schema.users, schema.roles):
-        for arn, n in conn.execute(
-            sa.select(t.c.permissions_boundary, sa.func.count())
-            .where(t.c.account_id == account_id, t.c.permissions_boundary.in_([r.arn for r in rows]))
-            .group_by(t.c.permissions_boundary)
-        ):
-            bounded[arn] = bounded.get(arn, 0) + n
-    return {r.id: (attached.get(r.id, 0), bounded.get(r.arn, 0)) for r in rows}
-
-
 def _shapes(conn: sa.Connection, account_id: str, rows: list[Any], tags: bool = False) -> list[dict[str, Any]]:
-    counts = _counts(conn, account_id, rows)
+    counts = managed.usage_counts(conn, account_id, rows)
     return [shapes.policy(r, *counts[r.id], tagging.of(conn, r.id) if tags else None) for r in rows]
 
 
@@ -78,7 +61,7 @@ def get_policy(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 def delete_policy(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     with writing(ctx.store) as conn:
         row = _own(conn, ctx, params["PolicyArn"])
-        attached, boundary = _counts(conn, ctx.account_id, [row])[row.id]
+        attached, boundary = managed.usage_counts(conn, ctx.account_id, [row])[row.id]
         if attached:
             raise delete_conflict("Cannot delete a policy attached to entities.")
         if boundary:
@@ -94,6 +77,7 @@ def delete_policy(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     return {}
 
 
+@cached_read
 def list_policies(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     scope = params.get("Scope") or "All"
     owners = {"All": [ctx.account_id, AWS_ACCOUNT], "AWS": [AWS_ACCOUNT], "Local": [ctx.account_id]}[scope]

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from silvereye.services.gateway.context import RequestContext
 from silvereye.services.iam import documents, entities, managed, quotas, schema, shapes, tagging
-from silvereye.services.iam.cache import writing
+from silvereye.services.iam.cache import cached_read, writing
 from silvereye.services.iam.entities import ROLE, USER, Kind
 from silvereye.services.iam.errors import malformed_policy, validation
 from silvereye.services.iam.usage import recorder_for
@@ -112,6 +112,7 @@ def delete_role(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+@cached_read
 def list_roles(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.read() as conn:
         rows, more = entities.list_entities(conn, ROLE, ctx.account_id, params)

@@ -27,6 +27,22 @@ Key = sa.String(128)
 Arn = sa.String(2048)
 When = sa.DateTime(timezone=True)
 
+
+def _named(table: str, *columns: sa.Column) -> sa.Table:
+    """A named entity of an account: AWS unique id, account, name (and its lower-cased key), path."""
+    return sa.Table(
+        table,
+        metadata,
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("account_id", sa.String(12), nullable=False, index=True),
+        sa.Column("name", Name, nullable=False),
+        sa.Column("name_key", Name, nullable=False),
+        sa.Column("path", sa.String(512), nullable=False),
+        *columns,
+        sa.UniqueConstraint("account_id", "name_key", name=f"uq_{table}_name"),
+    )
+
+
 accounts = sa.Table(
     "iam_accounts",
     metadata,
@@ -38,29 +54,15 @@ accounts = sa.Table(
     sa.Column("created", When, nullable=False),
 )
 
-users = sa.Table(
+users = _named(
     "iam_users",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("account_id", sa.String(12), nullable=False, index=True),
-    sa.Column("name", Name, nullable=False),
-    sa.Column("name_key", Name, nullable=False),
-    sa.Column("path", sa.String(512), nullable=False),
     sa.Column("permissions_boundary", Arn, nullable=True),
     sa.Column("created", When, nullable=False),
-    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_users_name"),
 )
 
-groups = sa.Table(
+groups = _named(
     "iam_groups",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("account_id", sa.String(12), nullable=False, index=True),
-    sa.Column("name", Name, nullable=False),
-    sa.Column("name_key", Name, nullable=False),
-    sa.Column("path", sa.String(512), nullable=False),
     sa.Column("created", When, nullable=False),
-    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_groups_name"),
 )
 
 group_members = sa.Table(
@@ -71,14 +73,8 @@ group_members = sa.Table(
     sa.Column("account_id", sa.String(12), nullable=False, index=True),
 )
 
-roles = sa.Table(
+roles = _named(
     "iam_roles",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("account_id", sa.String(12), nullable=False, index=True),
-    sa.Column("name", Name, nullable=False),
-    sa.Column("name_key", Name, nullable=False),
-    sa.Column("path", sa.String(512), nullable=False),
     sa.Column("trust_policy", sa.Text, nullable=False),
     sa.Column("description", sa.String(1000), nullable=True),
     sa.Column("max_session_duration", sa.Integer, nullable=False),
@@ -86,7 +82,6 @@ roles = sa.Table(
     sa.Column("last_used", When, nullable=True),
     sa.Column("last_used_region", sa.String(64), nullable=True),
     sa.Column("created", When, nullable=False),
-    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_roles_name"),
 )
 
 # Inline policies of users, groups and roles (owner_id names which).
@@ -100,21 +95,14 @@ inline_policies = sa.Table(
     sa.Column("document", sa.Text, nullable=False),
 )
 
-managed_policies = sa.Table(
+managed_policies = _named(
     "iam_managed_policies",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("account_id", sa.String(12), nullable=False, index=True),
     sa.Column("arn", Arn, nullable=False, unique=True),
-    sa.Column("name", Name, nullable=False),
-    sa.Column("name_key", Name, nullable=False),
-    sa.Column("path", sa.String(512), nullable=False),
     sa.Column("description", sa.String(1000), nullable=True),
     sa.Column("default_version", sa.String(16), nullable=False),
     sa.Column("next_version", sa.Integer, nullable=False),
     sa.Column("created", When, nullable=False),
     sa.Column("updated", When, nullable=False),
-    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_policies_name"),
 )
 
 policy_versions = sa.Table(
@@ -166,34 +154,20 @@ login_profiles = sa.Table(
     sa.Column("created", When, nullable=False),
 )
 
-instance_profiles = sa.Table(
+instance_profiles = _named(
     "iam_instance_profiles",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("account_id", sa.String(12), nullable=False, index=True),
-    sa.Column("name", Name, nullable=False),
-    sa.Column("name_key", Name, nullable=False),
-    sa.Column("path", sa.String(512), nullable=False),
     sa.Column("role_id", sa.String(32), nullable=True, index=True),  # AWS allows one role
     sa.Column("created", When, nullable=False),
-    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_instance_profiles_name"),
 )
 
-server_certificates = sa.Table(
+server_certificates = _named(
     "iam_server_certificates",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("account_id", sa.String(12), nullable=False, index=True),
-    sa.Column("name", Name, nullable=False),
-    sa.Column("name_key", Name, nullable=False),
-    sa.Column("path", sa.String(512), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("chain", sa.Text, nullable=True),
     # Kept for the load balancer that terminates TLS with it; never returned by the API.
     sa.Column("private_key", sa.Text, nullable=False),
     sa.Column("uploaded", When, nullable=False),
     sa.Column("expiration", When, nullable=False),
-    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_server_certificates_name"),
 )
 
 tags = sa.Table(

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from silvereye.services.gateway.context import RequestContext
 from silvereye.services.iam import entities, managed, quotas, schema, shapes, tagging
-from silvereye.services.iam.cache import writing
+from silvereye.services.iam.cache import cached_read, writing
 from silvereye.services.iam.entities import USER, utc
 from silvereye.services.iam.errors import validation
 from silvereye.services.iam.credentials import root_arn
@@ -64,6 +64,7 @@ def delete_user(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+@cached_read
 def list_users(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.read() as conn:
         rows, more = entities.list_entities(conn, USER, ctx.account_id, params)

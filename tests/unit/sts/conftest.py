@@ -1,17 +1,1 @@
-import pytest
-
-import silvereye.services.iam  # noqa: F401 - registers IAM's migrations
-from silvereye.store import open_store
-from tests.unit.iam.harness import Harness
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(f"sqlite:///{tmp_path}/iam.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def h(store):
-    return Harness(store)
+from tests.unit.iam.conftest import h, store  # noqa: F401 - the same fixtures: an account on SQLite
