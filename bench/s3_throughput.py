@@ -43,6 +43,7 @@ import urllib3  # noqa: E402
 from boto3.s3.transfer import TransferConfig  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from api_throughput import wait_port  # noqa: E402  (this directory's other bench)
 from tests.fixtures.server import RunningServer, free_port  # noqa: E402
 
 MiB = 1024 * 1024
@@ -63,19 +64,6 @@ http {{
   server {{ listen 127.0.0.1:{port}; root {www}; }}
 }}
 """
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    import socket
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def rss_kib(pid: int, field: str = "VmRSS") -> int:

@@ -266,13 +266,8 @@ def list_multipart_uploads(ctx: RequestContext, params: dict[str, Any]) -> dict[
         "Delimiter": encode(params.get("Delimiter")), "MaxUploads": limit, "IsTruncated": page.truncated,
         "Uploads": entries or None, "CommonPrefixes": [{"Prefix": encode(p)} for p in page.prefixes] or None,
         "EncodingType": encode.type,
+        **page.next_markers(encode, "NextUploadIdMarker", "upload_id"),
     }
-    if page.truncated:
-        if page.last_prefix is not None:
-            result["NextKeyMarker"] = encode(page.last_prefix)
-        else:
-            result["NextKeyMarker"] = encode(page.last_item.key)
-            result["NextUploadIdMarker"] = page.last_item.upload_id
     return result
 
 

@@ -8,8 +8,6 @@ also applies the bucket's versioning and any write conditions.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any, Callable
 
 from silvereye.services.gateway.context import RequestContext
@@ -24,17 +22,9 @@ def writer_account(ctx: RequestContext, bucket: Bucket) -> str:
 
 
 def expected_md5(params: dict[str, Any]) -> str | None:
-    """Content-MD5 as hex; InvalidDigest when it is not a base64 MD5."""
+    """Content-MD5 as hex (None when not sent)."""
     value = params.get("ContentMD5")
-    if value is None:
-        return None
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise errors.invalid_digest(value) from None
-    if len(raw) != 16:
-        raise errors.invalid_digest(value)
-    return raw.hex()
+    return None if value is None else checksums.content_md5(value).hex()
 
 
 def declared_length(ctx: RequestContext) -> int:
