@@ -13,6 +13,7 @@ exclusive (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -311,7 +312,9 @@ def put_version(conn: sa.Connection, bucket: Bucket, key: bytes, new: NewVersion
         objects.c.bucket == bucket.name, objects.c.key == key, objects.c.is_latest.is_(True)).values(is_latest=False))
     row_id = _insert(conn, bucket.name, key, version_id, new)
     add_extents(conn, OBJECT, row_id, items)
-    row = Version.from_row(conn.execute(sa.select(objects).where(objects.c.id == row_id)).one())
+    written = {f.name: getattr(new, f.name) for f in dataclasses.fields(Written)}
+    row = Version(id=row_id, bucket=bucket.name, key=names.key_text(key), version_id=version_id, is_latest=True,
+                  modified=new.modified, **written)
     return row, unreferenced(conn, freed)
 
 
