@@ -1,6 +1,9 @@
 """S3 throughput: silvereye against nginx (the static-file limit) and moto_server, in one run.
 
-What is measured, on loopback, each server on its own free port:
+What is measured, on loopback, the three servers running side by side on free
+ports; reads are repeated in rounds that alternate between the servers and
+the best of each is kept, so that load from elsewhere on the machine does not
+favour whichever server happened to run in a quiet minute:
 
 * one 1 GiB object: PUT with boto3 ``upload_file`` (multipart, 8 MiB parts,
   10 threads: boto3's defaults), then GET three ways --
@@ -34,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,11 +70,11 @@ http {{
 """
 
 
-def rss_kib(pid: int, field: str = "VmRSS") -> int:
+def rss_kib(pid: int, entry: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
+        if line.startswith(entry + ":"):
             return int(line.split()[1])
-    raise RuntimeError(f"no {field} for {pid}")
+    raise RuntimeError(f"no {entry} for {pid}")
 
 
 class PeakRss:
@@ -139,10 +143,6 @@ def curl_get(url: str) -> float:
     return float(out[1]) / MiB
 
 
-def best_of(n: int, fn) -> float:  # noqa: ANN001
-    return max(fn() for _ in range(n))
-
-
 def in_threads(fn, items) -> float:  # noqa: ANN001
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
@@ -150,17 +150,50 @@ def in_threads(fn, items) -> float:  # noqa: ANN001
     return time.perf_counter() - started
 
 
-def bench_s3(name: str, client, pid: int, big: Path, size: int, small: int, work: Path) -> dict:  # noqa: ANN001
-    out: dict = {"server": name}
+@dataclass
+class Target:
+    """One server under test: how to GET its big object and small objects, and (S3) a client and a pid."""
+
+    name: str
+    big_url: str = ""
+    small_urls: list[str] = field(default_factory=list)
+    client: object = None
+    pid: int = 0
+    results: dict = field(default_factory=dict)
+
+    def best(self, key: str, value: float) -> None:
+        self.results[key] = max(self.results.get(key, 0.0), value)
+
+
+def load_s3(target: Target, big: Path, size: int, small: int) -> None:
+    """PUT the big object (watching the server's memory) and the small ones; presign their URLs."""
+    client = target.client
     client.create_bucket(Bucket="bench")
-    transfer = TransferConfig()  # boto3's defaults: 8 MiB parts, 10 threads
-    with PeakRss(pid) as peak:
-        put_seconds = timed(client.upload_file, str(big), "bench", "big.bin", Config=transfer)
-    out["large_put_mib_s"] = size / MiB / put_seconds
-    out["large_put_rss_growth_mib"] = peak.growth_mib
-    url = client.generate_presigned_url("get_object", Params={"Bucket": "bench", "Key": "big.bin"}, ExpiresIn=3600)
-    out["large_get_urllib3_mib_s"] = best_of(3, lambda: size / MiB / timed(urllib3_get, url))
-    out["large_get_curl_mib_s"] = best_of(3, lambda: curl_get(url))
+    with PeakRss(target.pid) as peak:
+        seconds = timed(client.upload_file, str(big), "bench", "big.bin", Config=TransferConfig())
+    target.results["large_put_mib_s"] = size / MiB / seconds
+    target.results["large_put_rss_growth_mib"] = peak.growth_mib
+    body = os.urandom(4096)
+    keys = [f"small/{i:05d}" for i in range(small)]
+    target.results["small_put_per_s"] = small / in_threads(
+        lambda k: client.put_object(Bucket="bench", Key=k, Body=body), keys)
+    target.big_url = client.generate_presigned_url("get_object", Params={"Bucket": "bench", "Key": "big.bin"},
+                                                   ExpiresIn=3600)
+    target.small_urls = [client.generate_presigned_url("get_object", Params={"Bucket": "bench", "Key": k},
+                                                       ExpiresIn=3600) for k in keys]
+
+
+def read_round(target: Target, size: int) -> None:
+    """One round of every read measurement (the caller alternates servers between rounds)."""
+    target.best("large_get_urllib3_mib_s", size / MiB / timed(urllib3_get, target.big_url))
+    target.best("large_get_curl_mib_s", curl_get(target.big_url))
+    pool = urllib3.PoolManager(maxsize=THREADS)
+    target.best("small_get_urllib3_per_s", len(target.small_urls) / in_threads(
+        lambda u: small_get(pool, u), target.small_urls))
+    if target.client is None:
+        return
+    client = target.client
+
     def streamed() -> float:
         body = client.get_object(Bucket="bench", Key="big.bin")["Body"]
         started, n = time.perf_counter(), 0
@@ -168,25 +201,22 @@ def bench_s3(name: str, client, pid: int, big: Path, size: int, small: int, work
             n += len(chunk)
         return n / MiB / (time.perf_counter() - started)
 
-    out["large_get_boto3_stream_mib_s"] = best_of(3, streamed)
-    target = work / f"{name}-download.bin"
-    out["large_get_download_file_mib_s"] = best_of(2, lambda: size / MiB / timed(
-        client.download_file, "bench", "big.bin", str(target), Config=transfer))
-    if os.path.getsize(target) != size:
-        raise RuntimeError(f"{name}: downloaded {os.path.getsize(target)} bytes of {size}")
-    target.unlink()
-    body = os.urandom(4096)
-    keys = [f"small/{i:05d}" for i in range(small)]
-    out["small_put_per_s"] = small / in_threads(lambda k: client.put_object(Bucket="bench", Key=k, Body=body), keys)
-    out["small_get_per_s"] = small / in_threads(lambda k: client.get_object(Bucket="bench", Key=k)["Body"].read(), keys)
-    urls = [client.generate_presigned_url("get_object", Params={"Bucket": "bench", "Key": k}, ExpiresIn=3600) for k in keys]
-    pool = urllib3.PoolManager(maxsize=THREADS)
-    out["small_get_urllib3_per_s"] = small / in_threads(lambda u: small_get(pool, u), urls)
-    out["idle_rss_mib"] = rss_kib(pid) / 1024
-    return out
+    target.best("large_get_boto3_stream_mib_s", streamed())
+    keys = [f"small/{i:05d}" for i in range(len(target.small_urls))]
+    target.best("small_get_per_s", len(keys) / in_threads(
+        lambda k: client.get_object(Bucket="bench", Key=k)["Body"].read(), keys))
 
 
-def bench_nginx(root: Path, big: Path, size: int, small: int) -> dict:
+def download_round(target: Target, size: int, work: Path) -> None:
+    path = work / f"{target.name}-download.bin"
+    target.best("large_get_download_file_mib_s", size / MiB / timed(
+        target.client.download_file, "bench", "big.bin", str(path), Config=TransferConfig()))
+    if os.path.getsize(path) != size:
+        raise RuntimeError(f"{target.name}: downloaded {os.path.getsize(path)} bytes of {size}")
+    path.unlink()
+
+
+def start_nginx(root: Path, big: Path, small: int) -> tuple[subprocess.Popen, Target]:
     www = root / "www"
     (www / "small").mkdir(parents=True)
     os.link(big, www / "big.bin")
@@ -197,20 +227,9 @@ def bench_nginx(root: Path, big: Path, size: int, small: int) -> dict:
     conf = root / "nginx.conf"
     conf.write_text(NGINX_CONF.format(root=root, port=port, www=www))
     proc = subprocess.Popen(["/usr/sbin/nginx", "-c", str(conf), "-p", str(root)], stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
-        url = f"http://127.0.0.1:{port}"
-        pool = urllib3.PoolManager(maxsize=THREADS)
-        urls = [f"{url}/small/{i:05d}" for i in range(small)]
-        return {
-            "server": "nginx",
-            "large_get_urllib3_mib_s": best_of(3, lambda: size / MiB / timed(urllib3_get, f"{url}/big.bin")),
-            "large_get_curl_mib_s": best_of(3, lambda: curl_get(f"{url}/big.bin")),
-            "small_get_urllib3_per_s": small / in_threads(lambda u: small_get(pool, u), urls),
-        }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    wait_port(port)
+    url = f"http://127.0.0.1:{port}"
+    return proc, Target("nginx", f"{url}/big.bin", [f"{url}/small/{i:05d}" for i in range(small)])
 
 
 def start_moto(root: Path) -> tuple[subprocess.Popen, int]:
@@ -226,41 +245,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--small", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3, help="read rounds, alternating between the servers")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     size = args.size_mib * MiB
     root = Path(tempfile.mkdtemp(prefix="s3-bench-"))
     root.chmod(0o755)  # nginx's workers run as nobody
-    results = []
+    stops = []
     try:
         big = root / "big.bin"
         with open(big, "wb") as f:
             for _ in range(args.size_mib):
                 f.write(os.urandom(MiB))
-        results.append(bench_nginx(root / "nginx", big, size, args.small))
-        results[0].update(size_mib=args.size_mib, small=args.small)
-
+        nginx_proc, nginx = start_nginx(root / "nginx", big, args.small)
+        stops.append(lambda: (nginx_proc.terminate(), nginx_proc.wait(timeout=10)))
         (root / "silvereye").mkdir()
         server = RunningServer(root / "silvereye").start()
-        try:
-            client = s3_client(server.url, server.access_key, server.secret_key, server.region)
-            results.append(bench_s3("silvereye", client, server.proc.pid, big, size, args.small, root))
-        finally:
-            server.stop()
-
-        moto, port = start_moto(root)
-        try:
-            client = s3_client(f"http://127.0.0.1:{port}", "bench", "bench", "us-east-1")
-            results.append(bench_s3("moto", client, moto.pid, big, size, args.small, root))
-        finally:
-            os.killpg(moto.pid, 15)
-            moto.wait(timeout=30)
+        stops.append(server.stop)
+        ours = Target("silvereye", client=s3_client(server.url, server.access_key, server.secret_key, server.region),
+                      pid=server.proc.pid)
+        moto_proc, port = start_moto(root)
+        stops.append(lambda: (os.killpg(moto_proc.pid, 15), moto_proc.wait(timeout=30)))
+        moto = Target("moto", client=s3_client(f"http://127.0.0.1:{port}", "bench", "bench", "us-east-1"),
+                      pid=moto_proc.pid)
+        for target in (ours, moto):
+            load_s3(target, big, size, args.small)
+        for _ in range(args.rounds):
+            for target in (nginx, ours, moto):
+                read_round(target, size)
+        for _ in range(2):
+            download_round(ours, size, root)
+        download_round(moto, size, root)  # one round: at moto's pace it takes minutes
+        for target in (ours, moto):
+            target.results["idle_rss_mib"] = rss_kib(target.pid) / 1024
     finally:
+        for stop in reversed(stops):
+            stop()
         shutil.rmtree(root, ignore_errors=True)
-    report(results, args.json)
+    report(args, [{"server": t.name, **t.results} for t in (ours, nginx, moto)])
 
 
-def report(results: list[dict], as_json: bool) -> None:
+def report(args: argparse.Namespace, results: list[dict]) -> None:
+    as_json = args.json
     by = {r["server"]: r for r in results}
     s, nginx, moto = by["silvereye"], by["nginx"], by["moto"]
     verdict = {
@@ -272,7 +298,8 @@ def report(results: list[dict], as_json: bool) -> None:
         "put_rss_growth_mib": s["large_put_rss_growth_mib"],
     }
     if as_json:
-        print(json.dumps({"results": results, "ratios": verdict}, indent=2))
+        print(json.dumps({"size_mib": args.size_mib, "small": args.small, "results": results, "ratios": verdict},
+                         indent=2))
         return
     rows = [
         ("large PUT, boto3 upload_file (MiB/s)", "large_put_mib_s"),
@@ -286,7 +313,8 @@ def report(results: list[dict], as_json: bool) -> None:
         ("RSS growth during the large PUT (MiB)", "large_put_rss_growth_mib"),
         ("RSS after the run (MiB)", "idle_rss_mib"),
     ]
-    print(f"object sizes: large {results[0]['size_mib']} MiB, small 4 KiB x {results[0]['small']}")
+    print(f"large object {args.size_mib} MiB, {args.small} small objects of 4 KiB, best of {args.rounds} "
+          "read rounds alternating between the servers")
     print(f"{'':50}{'silvereye':>12}{'nginx':>12}{'moto':>12}")
     for label, key in rows:
         cells = [f"{r[key]:12.1f}" if key in r else f"{'-':>12}" for r in (s, nginx, moto)]
