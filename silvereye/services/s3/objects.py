@@ -110,10 +110,12 @@ def _read(ctx: RequestContext, params: dict[str, Any], *, head: bool) -> dict[st
             extra += [("ETag", row.quoted_etag), ("Last-Modified", reading.http_date(row.last_modified))]
             raise
         out = _describe(bucket, row, params, ctx.principal.is_anonymous)
-        span = None
         if params.get("PartNumber") is not None:
             span = reading.part_range(row, params["PartNumber"])
-            out["PartsCount"] = len(row.parts) if row.parts else None
+            if row.parts:
+                out["PartsCount"] = len(row.parts)
+            else:
+                span = None  # part 1 of an object uploaded whole is the object: a plain 200
         else:
             span = reading.parse_range(params.get("Range"), row.size)
         if span is not None and row.size:
