@@ -38,7 +38,7 @@ from silvereye.compute.events import EventHub, Listener, Subscription
 from silvereye.compute.metadata_nat import MetadataRedirect, table_name_for
 from silvereye.compute.model import ABSENT, STATE_NAMES, DomainState, InstanceInfo, LaunchRequest, Orphans
 from silvereye.compute.network import InstanceNetwork, Reservation, SubnetInfo
-from silvereye.compute.nodes import Node, NodeCapacity, nodes_from_config
+from silvereye.compute.nodes import Node, NodeCapacity, nodes_from_config, surviving
 from silvereye.compute.scheduler import Demand, Scheduler
 
 CONSOLE_FILE = "console.log"
@@ -243,9 +243,8 @@ class ComputeDriver:
         for node in self.reachable_nodes():
             with libvirt_call(f"list domains on node {node.name}"):
                 domains = node.connection().listAllDomains(0)
-            for dom in domains:
-                if ids.instance_id_of(dom.name()) is not None:
-                    out.append(self._info(node, dom))
+            mine = [d for d in domains if ids.instance_id_of(d.name()) is not None]
+            out += surviving(mine, lambda dom, node=node: self._info(node, dom))
         return sorted(out, key=lambda i: (i.node, i.instance_id))
 
     # -- launch ---------------------------------------------------------------
@@ -518,11 +517,8 @@ class ComputeDriver:
             conn = node.connection()
             with libvirt_call(f"list domains on node {node.name}"):
                 domains = conn.listAllDomains(0)
-            present = {}
-            for dom in domains:
-                iid = ids.instance_id_of(dom.name())
-                if iid is not None:
-                    present[iid] = self._info(node, dom)
+            mine = [d for d in domains if ids.instance_id_of(d.name()) is not None]
+            present = {i.instance_id: i for i in surviving(mine, lambda dom, node=node: self._info(node, dom))}
             out.unrecognised_domains += [i for i in present.values() if not i.recognised]
             known_macs = {i.mac for i in present.values() if i.mac}
             out.reservations[node.name] = [
