@@ -81,8 +81,10 @@ def write_credentials_file(cfg: Config, key: Any) -> Path:
 
 
 def _store(cfg: Config):  # noqa: ANN202 - a Store; imported lazily for CLI start-up time
-    import silvereye.services.iam  # noqa: F401 - registers IAM's migrations
+    from silvereye.services.registry import load_services
     from silvereye.store import open_store
+
+    load_services()  # registers every service's migrations and the resources an account holds (S3 buckets...)
 
     try:
         return open_store(cfg.store_url)
