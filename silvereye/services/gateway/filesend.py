@@ -11,7 +11,10 @@ socket waiting for a Python wake-up.
 ASGI servers drop what is sent after the client has disconnected without
 telling the application, so :func:`watch_disconnect` listens for the
 ``http.disconnect`` message beside the response, and sending stops there
-rather than reading the rest of a large file for nobody.
+rather than reading the rest of a large file for nobody. The loop yields
+after every chunk: once the socket has failed, the transport stops pausing
+writes, ``send`` no longer suspends, and without a yield neither the
+server's ``connection_lost`` nor the watcher would ever run.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ async def send_file(send: Callable, body: FileBody, gone: asyncio.Event | None =
             offset += len(chunk)
             remaining -= len(chunk)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            # A closed transport never pauses writing, so ``send`` returns without
+            # suspending; yield so the loop can run connection_lost and the watcher.
+            await asyncio.sleep(0)
     finally:
         if body.fd is None:
             os.close(fd)
