@@ -49,6 +49,8 @@ class Service:
     # Operations any authenticated principal may call without an IAM allow
     # (sts:GetCallerIdentity is the one AWS documents).
     unauthenticated_ok: frozenset[str] = frozenset()
+    # Answers OPTIONS requests before authentication (S3's CORS preflight, which browsers send unsigned).
+    options: Callable[["RequestContext"], Any] | None = None
     startup: list[Callable[[Any], Any]] = field(default_factory=list)  # called with the Gateway
     shutdown: list[Callable[[Any], Any]] = field(default_factory=list)
 
@@ -104,6 +106,7 @@ def helper(fn: Callable[..., Any]) -> Callable[..., Any]:
 SERVICE_PACKAGES = [
     "silvereye.services.iam",
     "silvereye.services.sts",
+    "silvereye.services.s3",
 ]
 
 

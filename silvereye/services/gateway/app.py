@@ -77,6 +77,10 @@ class Gateway:
             return
         request = _request_from_scope(scope, receive)
         response = await self.handle(request)
+        if _body_left_unread(request):
+            # Answered before the body was read (an error, or Expect: 100-continue never granted): the rest of
+            # the connection can no longer be framed, so it ends with this response.
+            response.headers.set("Connection", "close")
         await _send(send, response, head=request.method == "HEAD")
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
@@ -134,7 +138,9 @@ class Gateway:
                 request=request, request_id=request_id, service=route.service.name, config=self.config, store=self.store
             )
             ctx.extras["route"] = route
-            if streams:
+            if request.method == "OPTIONS" and route.service.options is not None:
+                response = await self.run_blocking(route.service.options, ctx)  # S3's CORS preflight: unsigned
+            elif streams:
                 response = await self._handle_async(ctx, route)
             else:
                 response = await self.run_blocking(self._handle_sync, ctx, route)
@@ -193,9 +199,9 @@ class Gateway:
             if handler is None:
                 raise not_implemented(route.service.name, op_model.name)
             result = handler(ctx, params)
-            return serializer.serialize(op_model, result or {}, ctx.request_id)
+            return _extra_headers(ctx, serializer.serialize(op_model, result or {}, ctx.request_id))
         except ServiceError as e:
-            return self._error(route, op_model, e, ctx.request_id, ctx)
+            return _extra_headers(ctx, self._error(route, op_model, e, ctx.request_id, ctx))
         except Exception:
             log.exception("%s %s failed (request %s)", route.service.name, ctx.operation or "?", ctx.request_id)
             return self._error(route, op_model, internal_error(), ctx.request_id, ctx)
@@ -214,9 +220,9 @@ class Gateway:
                 params = await self.run_blocking(lambda: parser_for(route.service.model, ctx.extras["protocol"]).parse(
                     _s3_request(ctx.request, route), bucket=route.vhost_bucket)[1])
                 result = await self.run_blocking(handler, ctx, params)
-            return serializer.serialize(op_model, result or {}, ctx.request_id)
+            return _extra_headers(ctx, serializer.serialize(op_model, result or {}, ctx.request_id))
         except ServiceError as e:
-            return self._error(route, op_model, e, ctx.request_id, ctx)
+            return _extra_headers(ctx, self._error(route, op_model, e, ctx.request_id, ctx))
         except Exception:
             log.exception("%s %s failed (request %s)", route.service.name, ctx.operation or "?", ctx.request_id)
             return self._error(route, op_model, internal_error(), ctx.request_id, ctx)
@@ -237,6 +243,13 @@ class Gateway:
             detect_protocol(svc.model, request) if request is not None else svc.model.metadata["protocol"]
         )
         return serializer_for(svc.model, protocol).serialize_error(error, op_model, request_id)
+
+
+def _extra_headers(ctx: RequestContext, response: HttpResponse) -> HttpResponse:
+    """Headers outside the operation's output shape (S3's CORS headers, x-amz-delete-marker on a 404)."""
+    for name, value in ctx.extras.get("response_headers", ()):
+        response.headers.set(name, value)
+    return response
 
 
 def _s3_request(request: HttpRequest, route: Route) -> HttpRequest:
@@ -263,20 +276,30 @@ def _request_from_scope(scope: dict[str, Any], receive: Callable[[], Awaitable[d
             if message["type"] == "http.disconnect":
                 raise ServiceError("IncompleteBody", "The client closed the connection before sending the whole body.", 400)
             body = message.get("body", b"")
+            if not message.get("more_body", False):
+                stream.complete = True
             if body:
                 yield body
-            if not message.get("more_body", False):
+            if stream.complete:
                 return
 
+    stream = BodyStream(chunks())
     return HttpRequest(
         method=scope["method"],
         raw_path=path,
         query_string=scope.get("query_string", b"").decode("latin-1"),
         headers=headers,
-        stream=BodyStream(chunks()),
+        stream=stream,
         client_ip=client[0] or "",
         scheme=scope.get("scheme", "http"),
     )
+
+
+def _body_left_unread(request: HttpRequest) -> bool:
+    if request.stream is None or request.stream.complete:
+        return False
+    length = request.headers.get("content-length")
+    return bool(request.headers.get("transfer-encoding")) or (length is not None and length.strip() not in ("", "0"))
 
 
 async def _read_body(request: HttpRequest) -> bytes:
@@ -300,31 +323,39 @@ async def _send(send: Callable, response: HttpResponse, *, head: bool) -> None:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else bytes(body)})
         return
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    if head:
+    files = [body] if isinstance(body, FileBody) else body if isinstance(body, list) else None
+    try:
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if head:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if files is not None:
+            for part in files:
+                await _send_file(send, part)
+        else:
+            async for chunk in body:  # an async iterator of bytes
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
-        return
-    if isinstance(body, FileBody):
-        await _send_file(send, body)
-        return
-    async for chunk in body:  # an async iterator of bytes
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
+    finally:
+        for part in files or ():
+            if part.fd is not None:
+                os.close(part.fd)
+                part.fd = None
 
 
 async def _send_file(send: Callable, body: FileBody) -> None:
-    fd = os.open(body.path, os.O_RDONLY)
+    """Send one file's bytes; the caller ends the body (several files may follow each other)."""
+    fd = body.fd if body.fd is not None else os.open(body.path, os.O_RDONLY)
     try:
         remaining = body.length if body.length >= 0 else os.fstat(fd).st_size - body.offset
         offset = body.offset
         while remaining > 0:
             chunk = os.pread(fd, min(FILE_CHUNK, remaining), offset)
             if not chunk:
-                break
+                raise OSError(f"{body.path} ended {remaining} bytes early")
             offset += len(chunk)
             remaining -= len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
-        if remaining > 0:
-            await send({"type": "http.response.body", "body": b""})
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
     finally:
-        os.close(fd)
+        if body.fd is None:
+            os.close(fd)

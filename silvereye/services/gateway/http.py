@@ -81,6 +81,7 @@ class BodyStream:
     def __init__(self, chunks: AsyncIterator[bytes]):
         self._chunks = chunks
         self.consumed = False
+        self.complete = False  # set by the server once the last byte has arrived
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         self.consumed = True
@@ -133,14 +134,22 @@ class HttpRequest:
 
 @dataclass
 class FileBody:
-    """A response body served from a file (S3 GET): sent in chunks, never read whole."""
+    """A response body served from a file (S3 GET): sent in chunks, never read whole.
+
+    ``fd``: a descriptor the handler already opened (the gateway closes it
+    once the response is sent), so the bytes stay readable even if the file
+    is unlinked in the meantime (S3 frees an overwritten object's blob).
+    A response body may also be a list of FileBody, sent one after another
+    (an object stored as several extents).
+    """
 
     path: str
     offset: int = 0
     length: int = -1  # -1: to the end of the file
+    fd: int | None = None
 
 
-ResponseBody = Union[bytes, FileBody, AsyncIterator[bytes]]
+ResponseBody = Union[bytes, FileBody, list[FileBody], AsyncIterator[bytes]]
 
 
 @dataclass

@@ -44,8 +44,9 @@ class _Crc32c:
     def __init__(self) -> None:
         self._value = 0
 
-    def update(self, data: bytes | memoryview) -> None:
-        self._value = google_crc32c.extend(self._value, bytes(data) if isinstance(data, memoryview) else data)
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        # google_crc32c takes read-only buffers only
+        self._value = google_crc32c.extend(self._value, data if isinstance(data, bytes) else bytes(data))
 
     def b64digest(self) -> str:
         return base64.b64encode(self._value.to_bytes(4, "big")).decode()

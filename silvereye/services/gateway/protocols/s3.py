@@ -10,6 +10,8 @@
   have the root names S3 sends (``ListBucketResult``, ...), which the model
   does not record, in S3's namespace; errors are a bare ``<Error>`` with
   ``RequestId`` and ``HostId`` inside.
+* A GetObject/HeadObject answer with a Content-Range is 206 Partial
+  Content; a 304 Not Modified (raised as an error) carries no body.
 * GetBucketLocation answers ``<LocationConstraint>region</LocationConstraint>``
   -- the value is the root's text, not a child (botocore reads it that way).
 """
@@ -65,6 +67,9 @@ TEXT_ROOT = {"GetBucketLocation": "LocationConstraint"}
 
 EXPRESS_CONTROL = "UseS3ExpressControlEndpoint"
 
+# Operations answering 206 when they return part of an object.
+PARTIAL_CONTENT = {"GetObject", "HeadObject"}
+
 
 class S3RouteTable(RouteTable):
     def prefer(self, tied):
@@ -93,6 +98,19 @@ class S3ResponseSerializer(RestXmlResponseSerializer):
     def __init__(self, service_model):
         super().__init__(service_model)
         self.namespace = S3_NAMESPACE
+
+    def serialize(self, operation_model, result, request_id):
+        response = super().serialize(operation_model, result, request_id)
+        if operation_model.name in PARTIAL_CONTENT and (result or {}).get("ContentRange"):
+            response.status = 206
+        return response
+
+    def serialize_error(self, error, operation_model, request_id):
+        response = super().serialize_error(error, operation_model, request_id)
+        if response.status == 304:  # "Not Modified" has no body (RFC 9110 15.4.5)
+            response.body = b""
+            response.headers.remove("Content-Type")
+        return response
 
     def add_request_id(self, response, request_id):
         response.headers.add("x-amz-request-id", request_id)
