@@ -195,4 +195,4 @@ SERVICE = Service(
     shutdown=[_shutdown],
 )
 
-__all__ = ["SERVICE"]
+__all__ = ["SERVICE", "housekeep"]
