@@ -17,7 +17,6 @@ ours is only reported.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 from typing import Any
@@ -187,59 +186,63 @@ def _is_ours(rt: Ec2Runtime, info: InstanceInfo) -> bool:
         return False
 
 
-def apply(rt: Ec2Runtime, row: Any, action: rules.Action, info: InstanceInfo | None) -> None:
-    """Carry out a reconciliation decision for one record (already known not to be busy)."""
+def _act(rt: Ec2Runtime, row: Any, action: rules.Action, info: InstanceInfo | None) -> None:
+    """Carry out a decision, synchronously: this runs as the instance's queued work."""
     iid = row.id
-    if action.kind == "none":
-        return
     log.info("reconcile %s: record %s, domain %s -> %s", iid, row.state,
              info.state.state if info else rules.ABSENT, action.kind)
     if action.kind == "adopt" and info is not None:
         with _write(rt) as conn:
             records.transition(conn, iid, "running", expect=(row.state,), **_where(info))
     elif action.kind == "relaunch":
-        def relaunch() -> None:
-            rt.driver.terminate(iid)  # leftovers of the lost launch: reservation, files
-            launch(rt, iid)
-        rt.submit(iid, relaunch)
+        rt.driver.terminate(iid)  # leftovers of the lost launch: reservation, files
+        launch(rt, iid)
     elif action.kind == "start":
-        rt.submit(iid, start, rt, iid)
+        start(rt, iid)
     elif action.kind == "stop":
-        rt.submit(iid, stop, rt, iid)
+        stop(rt, iid)
     elif action.kind == "stopped":
         with _write(rt) as conn:
             records.transition(conn, iid, "stopped", expect=(row.state,), reason=action.reason,
                                transition_reason=action.transition_reason)
     elif action.kind == "terminate":
-        with _write(rt) as conn:
-            moved = records.transition(conn, iid, "shutting-down", expect=(row.state,), reason=action.reason,
-                                       transition_reason=action.transition_reason)
-        if moved or row.state == "shutting-down":
-            rt.submit(iid, terminate, rt, iid)
-    elif action.kind == "terminated":
-        def settle() -> None:
-            rt.driver.terminate(iid)
+        if row.state != "shutting-down":
             with _write(rt) as conn:
-                records.transition(conn, iid, "terminated", expect=(row.state,), reason=action.reason)
-        rt.submit(iid, settle)
+                if not records.transition(conn, iid, "shutting-down", expect=(row.state,), reason=action.reason,
+                                          transition_reason=action.transition_reason):
+                    return
+        terminate(rt, iid)
+    elif action.kind == "terminated":
+        rt.driver.terminate(iid)
+        with _write(rt) as conn:
+            records.transition(conn, iid, "terminated", expect=(row.state,), reason=action.reason)
 
 
-def reconcile_one(rt: Ec2Runtime, instance_id: str) -> None:
-    if rt.busy(instance_id):
-        return
+def settle(rt: Ec2Runtime, instance_id: str, starting: bool = False) -> None:
+    """Bring one instance's record in line with its domain, both read afresh (queued per instance,
+    so it never overlaps an operation on the instance and never acts on what it saw earlier)."""
     with _read(rt) as conn:
         row = records.get(conn, instance_id)
-    if row is None or row.state == "terminated":
-        return
     try:
         info = rt.driver.describe(instance_id)
         state = info.state.state
     except InstanceNotFound:
         info, state = None, rules.ABSENT
-    if rt.busy(instance_id):  # an operation began while we looked
+    if row is None or row.state == "terminated":
+        if info is not None and rules.unrecorded_domain(None, _is_ours(rt, info)) == "clean":
+            log.warning("reconcile: domain %s on node %s has no live instance record; terminating it",
+                        info.domain_name, info.node)
+            rt.driver.terminate(instance_id)
         return
-    apply(rt, row, rules.decide(row.state, state, shutdown_behavior=row.shutdown_behavior,
-                                stale=_stale(row)), info)
+    action = rules.decide(row.state, state, shutdown_behavior=row.shutdown_behavior,
+                          stale=starting or _stale(row))
+    if action.kind != "none":
+        _act(rt, row, action, info)
+
+
+def reconcile_one(rt: Ec2Runtime, instance_id: str) -> None:
+    """Queue a settle of one instance (what a lifecycle event asks for); events in a burst share one."""
+    rt.submit_once(instance_id, settle, rt, instance_id)
 
 
 def _stale(row: Any) -> bool:
@@ -248,7 +251,7 @@ def _stale(row: Any) -> bool:
 
 
 def reconcile(rt: Ec2Runtime, *, starting: bool = False) -> dict[str, int]:
-    """Bring every record in line with libvirt and clean what a crash left; counts what it did."""
+    """Compare every record with libvirt, queue a settle where they disagree, clean what a crash left."""
     counts = {"settled": 0, "cleaned": 0, "reported": 0}
     domains = {i.instance_id: i for i in rt.driver.list_instances()}
     with _read(rt) as conn:
@@ -263,14 +266,12 @@ def reconcile(rt: Ec2Runtime, *, starting: bool = False) -> dict[str, int]:
                               stale=starting or _stale(row))
         if action.kind != "none":
             counts["settled"] += 1
-            apply(rt, row, action, info)
+            rt.submit(iid, settle, rt, iid, starting)
     for iid, info in domains.items():
         if iid in rows or rt.busy(iid):
             continue
-        verdict = rules.unrecorded_domain(None, _is_ours(rt, info))
-        if verdict == "clean":
-            log.warning("reconcile: domain %s on node %s has no instance record; terminating it", info.domain_name, info.node)
-            rt.submit(iid, rt.driver.terminate, iid)
+        if _is_ours(rt, info):
+            rt.submit(iid, settle, rt, iid)
             counts["cleaned"] += 1
         elif info.network == rt.driver.network.name:
             log.warning("reconcile: domain %s on node %s is on this cloud's network but not one of its "
@@ -305,14 +306,10 @@ def _clean_orphans(rt: Ec2Runtime, rows: dict[str, Any], known: set[str]) -> int
 
 
 def on_event(rt: Ec2Runtime, event: InstanceEvent) -> None:
-    """A lifecycle event (on libvirt's event thread): reconcile that instance on a worker."""
+    """A lifecycle event (on libvirt's event thread, so quick): settle that instance on a worker."""
     if rt.closed or event.event in ("defined", "resumed", "suspended"):
         return
-    rt.executor.submit(_event_work, rt, event)
-
-
-def _event_work(rt: Ec2Runtime, event: InstanceEvent) -> None:
     try:
         reconcile_one(rt, event.instance_id)
-    except Exception:
-        log.exception("handling %s", dataclasses.asdict(event))
+    except RuntimeError:  # the executor is shutting down with the server
+        pass

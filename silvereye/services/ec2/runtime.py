@@ -70,6 +70,7 @@ class Ec2Runtime:
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ec2")
         self._tails: dict[str, concurrent.futures.Future] = {}
         self._busy: collections.Counter[str] = collections.Counter()
+        self._queued_once: set[tuple[str, Callable[..., Any]]] = set()
         self._lock = threading.Lock()
         self._network_lock = threading.Lock()
         self.network_ready = False
@@ -107,6 +108,22 @@ class Ec2Runtime:
         with self._lock:
             self._tails[key] = future
         return future
+
+    def submit_once(self, key: str, fn: Callable[..., Any], *args: Any) -> None:
+        """Like :meth:`submit`, unless ``fn`` is already queued for ``key`` and has not begun: a burst of
+        libvirt events for one instance becomes one settle."""
+        marker = (key, fn)
+        with self._lock:
+            if marker in self._queued_once:
+                return
+            self._queued_once.add(marker)
+
+        def begin() -> Any:
+            with self._lock:
+                self._queued_once.discard(marker)
+            return fn(*args)
+
+        self.submit(key, begin)
 
     def busy(self, key: str) -> bool:
         with self._lock:
