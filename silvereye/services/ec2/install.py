@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from silvereye.accounts import host_store
 from silvereye.compute import ImageCache
 from silvereye.errors import SilvereyeError
 from silvereye.services.ec2.models import images
@@ -46,19 +47,6 @@ class InstalledImage:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def open_host_store(cfg: Any):  # noqa: ANN201 - a Store with every service's tables
-    from silvereye.services.registry import load_services
-    from silvereye.store import open_store
-
-    load_services()  # registers every component's migrations
-    try:
-        return open_store(cfg.store_url)
-    except SilvereyeError:
-        raise
-    except Exception as e:
-        raise SilvereyeError(f"cannot open the store at {cfg.store_url}: {e.__class__.__name__}: {e}") from None
 
 
 def _account_id(cfg: Any, store: Any, account: str) -> str:
@@ -135,7 +123,7 @@ def install_tiny(cfg: Any, *, account: str = "admin", public: bool = True, repor
     from silvereye.images import tiny
 
     image = tiny.build(report=report or (lambda _msg: None))
-    store = open_host_store(cfg)
+    store = host_store(cfg)
     try:
         return install_image(
             cfg, store, tiny.NAME, root=image.root, root_format="qcow2", kernel=image.kernel, ramdisk=image.ramdisk,
@@ -156,7 +144,7 @@ def install_catalog(cfg: Any, name: str, *, from_file: Path | None = None, accou
     directory = Path(cache_dir) if cache_dir else Path(cfg.data_dir) / "downloads"
     directory.mkdir(parents=True, exist_ok=True)
     fetched = fetch.from_file(entry, Path(from_file)) if from_file else fetch.download(entry, directory)
-    store = open_host_store(cfg)
+    store = host_store(cfg)
     try:
         return install_image(
             cfg, store, entry.name, root=fetched.path, root_format=entry.format,
