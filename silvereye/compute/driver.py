@@ -298,13 +298,15 @@ class ComputeDriver:
         # down and QEMU starts; the guest asks for its address seconds later anyway.
         reserving = _background.submit(self.network.reserve, conn, reservation)
         undo.append(lambda: self.network.release(conn, reservation.mac))
+        reserved = False
         try:
             info = self._lay_down_and_start(node, req, itype, domain_type, reservation, undo)
         finally:
             try:
                 reserving.result()
+                reserved = True
             finally:
-                self.network.settle(req.instance_id)
+                self.network.settle(req.instance_id, reserved=reserved)
         return info
 
     def _lay_down_and_start(self, node: Node, req: LaunchRequest, itype, domain_type: str,

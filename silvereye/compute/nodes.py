@@ -105,7 +105,12 @@ class Node:
             running = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
             vcpus = memory_kib = 0
             for dom in running:
-                state_info = dom.info()
+                try:
+                    state_info = dom.info()
+                except libvirt.libvirtError as e:
+                    if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                        continue  # undefined since it was listed (a terminate at the same moment)
+                    raise
                 memory_kib += state_info[1]
                 vcpus += state_info[3]
         space = self.host.disk_space(instances_path)

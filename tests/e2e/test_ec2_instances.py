@@ -40,8 +40,8 @@ def test_tiny_instances_boot_talk_to_metadata_and_live_their_life(cloud):
 
     first = ec2.run_instances(ImageId=tiny["image_id"], MinCount=1, MaxCount=1, InstanceType="t2.nano",
                               KeyName="e2e-key", UserData=USER_DATA)["Instances"][0]["InstanceId"]
-    second = ec2.run_instances(ImageId=tiny["image_id"], MinCount=1, MaxCount=1,
-                               InstanceType="t2.nano")["Instances"][0]["InstanceId"]
+    second = ec2.run_instances(ImageId=tiny["image_id"], MinCount=1, MaxCount=1, InstanceType="t2.nano",
+                               KeyName="e2e-key")["Instances"][0]["InstanceId"]
     running = wait_state(ec2, first, "running")
     address = running["PrivateIpAddress"]
 
@@ -61,10 +61,15 @@ def test_tiny_instances_boot_talk_to_metadata_and_live_their_life(cloud):
     assert ssh(address, key["KeyMaterial"], host_key, f"wget -q -O - {md}/meta-data/placement/availability-zone") \
         == "silvereye-1a"
 
-    # The second instance learns only about itself: its own id, no key, no user-data (the first's is not its).
+    # The second instance learns only about itself: its own id and address, no user-data (the first's is not its).
     other = wait_console(ec2, second, BOOT_LINE)
-    assert f"metadata: instance-id {second}" in other and first not in other
-    assert "installed the public key" not in other and "running user-data" not in other
+    assert f"metadata: instance-id {second}" in other and first not in other and "running user-data" not in other
+    second_address = instance(ec2, second)["PrivateIpAddress"]
+    as_second = lambda command: ssh(second_address, key["KeyMaterial"], host_key_from_console(other), command)  # noqa: E731
+    assert as_second(f"wget -q -O - {md}/meta-data/instance-id") == second
+    assert as_second(f"wget -q -O - {md}/meta-data/local-ipv4") == second_address
+    assert "404" in as_second(f"wget -O - {md}/user-data 2>&1 || true")
+    assert first not in as_second(f"wget -q -O - {md}/dynamic/instance-identity/document")
 
     # Stop and start keep the root disk; the guest comes back with the same address.
     ssh(address, key["KeyMaterial"], host_key, "echo kept-across-stop > /data/marker; sync")
