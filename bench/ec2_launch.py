@@ -13,7 +13,7 @@
    are running, and until all ten printed their boot line. This machine has
    2 cores: ten TCG guests booting at once share them.
 3. **DescribeInstances** requests/s with 500 instances (silvereye on
-   libvirt's test driver; moto_server with 500 instances), 16 connections
+   libvirt's test driver; moto_server with 500 instances), 4 connections
    of signed requests replayed by ``wrk`` (bench/api_throughput.py's
    harness), the whole list in every answer (no MaxResults).
 
@@ -176,8 +176,8 @@ def _launch_many(ec2, image_id: str, count: int, wait) -> None:  # noqa: ANN001
 def _describe_rps(url: str, key: str, secret: str, region: str, seconds: int, connections: int) -> dict:
     body = "Action=DescribeInstances&Version=2016-11-15"
     headers = api_throughput.signed(url, "ec2", body, key, secret, region)
-    api_throughput.run_wrk(url, headers, body, 2, connections)  # warm-up
-    return api_throughput.run_wrk(url, headers, body, seconds, connections)
+    api_throughput.run_wrk(url, headers, body, 3, connections, timeout=60)  # warm-up
+    return api_throughput.run_wrk(url, headers, body, seconds, connections, timeout=60)
 
 
 def bench_describe(count: int, seconds: int, connections: int) -> dict:
@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="single launches of each kind (default 3)")
     ap.add_argument("--parallel", type=int, default=10, help="instances in the at-once launch (0: skip)")
     ap.add_argument("--describe", type=int, default=500, help="instances for DescribeInstances (0: skip)")
-    ap.add_argument("--seconds", type=int, default=10, help="seconds of DescribeInstances load per server")
-    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--seconds", type=int, default=20, help="seconds of DescribeInstances load per server")
+    ap.add_argument("--connections", type=int, default=4, help="concurrent DescribeInstances requests (default 4)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 

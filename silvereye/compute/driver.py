@@ -202,7 +202,8 @@ class ComputeDriver:
         raise InstanceNotFound(instance_id)
 
     def _info(self, node: Node, dom) -> InstanceInfo:
-        with libvirt_call(f"read domain {dom.name()}"):
+        # InstanceNotFound when the domain is undefined while being read (a terminate at that moment).
+        with libvirt_call(f"read domain {dom.name()}", instance_id=ids.instance_id_of(dom.name())):
             state, reason = dom.state()
             xml = dom.XMLDesc(0)
         meta = read_metadata(xml)
@@ -246,7 +247,10 @@ class ComputeDriver:
                 domains = node.connection().listAllDomains(0)
             for dom in domains:
                 if ids.instance_id_of(dom.name()) is not None:
-                    out.append(self._info(node, dom))
+                    try:
+                        out.append(self._info(node, dom))
+                    except InstanceNotFound:
+                        continue  # gone since it was listed
         return sorted(out, key=lambda i: (i.node, i.instance_id))
 
     # -- launch ---------------------------------------------------------------
@@ -555,7 +559,10 @@ class ComputeDriver:
             for dom in domains:
                 iid = ids.instance_id_of(dom.name())
                 if iid is not None:
-                    present[iid] = self._info(node, dom)
+                    try:
+                        present[iid] = self._info(node, dom)
+                    except InstanceNotFound:
+                        continue  # gone since it was listed
             out.unrecognised_domains += [i for i in present.values() if not i.recognised]
             known_macs = {i.mac for i in present.values() if i.mac}
             out.reservations[node.name] = [

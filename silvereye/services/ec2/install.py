@@ -29,12 +29,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from silvereye.accounts import host_store
-from silvereye.compute import ImageCache
+from silvereye.compute import ComputeError, ImageCache
 from silvereye.errors import SilvereyeError
 from silvereye.services.ec2.models import images
 from silvereye.services.ec2.models.common import new_id
 from silvereye.services.ec2.models.system_images import store_image
 from silvereye.services.ec2.tables import images as im
+from silvereye.services.gateway.errors import ServiceError
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,17 @@ def install_image(cfg: Any, store: Any, name: str, *, root: Path, root_format: s
     for part in (root, kernel, ramdisk):
         if part is not None and not Path(part).is_file():
             raise SilvereyeError(f"image file {part} does not exist")
+    try:
+        return _install(cfg, store, name, root, kernel, ramdisk, account, public, root_format=root_format,
+                        description=description, kernel_cmdline=kernel_cmdline, boot_mode=boot_mode)
+    except ServiceError as e:  # the EC2 rules' own errors (a bad name, a broken image), told in one line
+        raise SilvereyeError(f"cannot install {name}: {e.message} ({e.code})") from None
+    except ComputeError as e:
+        raise SilvereyeError(f"cannot install {name}: {e}") from None
+
+
+def _install(cfg: Any, store: Any, name: str, root: Path, kernel: Path | None, ramdisk: Path | None, account: str,
+             public: bool, *, root_format: str | None, **machine: Any) -> InstalledImage:
     account_id = _account_id(cfg, store, account)
     found = _existing(store, account_id, name)
     if found is not None:
@@ -105,10 +117,11 @@ def install_image(cfg: Any, store: Any, name: str, *, root: Path, root_format: s
     if ramdisk is not None:
         ramdisk_id = _register(store, cfg, cache, account_id, ramdisk, name=f"{name}-ramdisk", kind="ramdisk",
                                fmt="blob", public=public, description=f"ramdisk of {name}")
-    fmt = root_format or _probe_format(root)
-    image_id = _register(store, cfg, cache, account_id, root, name=name, kind="machine", fmt=fmt, public=public,
-                         description=description, kernel_id=kernel_id, ramdisk_id=ramdisk_id,
-                         kernel_cmdline=kernel_cmdline if kernel is not None else None, boot_mode=boot_mode)
+    if kernel is None:
+        machine["kernel_cmdline"] = None
+    image_id = _register(store, cfg, cache, account_id, root, name=name, kind="machine",
+                         fmt=root_format or _probe_format(root), public=public, kernel_id=kernel_id,
+                         ramdisk_id=ramdisk_id, **machine)
     return InstalledImage(name, image_id, kernel_id, ramdisk_id, created=True)
 
 

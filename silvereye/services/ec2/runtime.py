@@ -21,6 +21,7 @@ import collections
 import concurrent.futures
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -84,30 +85,44 @@ class Ec2Runtime:
 
     def submit(self, key: str, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
         """Run ``fn(*args)`` on a worker after earlier work submitted under ``key`` (an instance id)."""
-        with self._lock:
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        with self._lock:  # the previous tail and the new one change hands atomically
             previous = self._tails.get(key)
+            self._tails[key] = done
             self._busy[key] += 1
 
-        def run() -> Any:
+        def run() -> None:
             if previous is not None:
                 concurrent.futures.wait([previous])
+            result, error = None, None
             try:
-                return fn(*args)
-            except Exception:
+                result = fn(*args)
+            except BaseException as e:  # noqa: BLE001 - reported on the future and in the log
                 log.exception("background work on %s failed", key)
-                raise
+                error = e
             finally:
                 with self._lock:
                     self._busy[key] -= 1
                     if self._busy[key] <= 0:
                         del self._busy[key]
-                        if self._tails.get(key) is future:
-                            del self._tails[key]
+                    if self._tails.get(key) is done:
+                        del self._tails[key]
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result)
 
-        future = self.executor.submit(run)
-        with self._lock:
-            self._tails[key] = future
-        return future
+        try:
+            self.executor.submit(run)
+        except RuntimeError as e:  # shutting down: nothing more runs
+            with self._lock:
+                self._busy[key] -= 1
+                if self._busy[key] <= 0:
+                    del self._busy[key]
+                if self._tails.get(key) is done:
+                    del self._tails[key]
+            done.set_exception(e)
+        return done
 
     def submit_once(self, key: str, fn: Callable[..., Any], *args: Any) -> None:
         """Like :meth:`submit`, unless ``fn`` is already queued for ``key`` and has not begun: a burst of
@@ -130,11 +145,17 @@ class Ec2Runtime:
             return self._busy.get(key, 0) > 0
 
     def idle(self, timeout: float | None = None) -> bool:
-        """Wait until no work is queued or running (tests, shutdown); False on timeout."""
-        with self._lock:
-            pending = list(self._tails.values())
-        done, not_done = concurrent.futures.wait(pending, timeout=timeout)
-        return not not_done
+        """Wait until no work is queued or running, including work queued meanwhile; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = list(self._tails.values())
+            if not pending:
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            concurrent.futures.wait(pending, timeout=left)
 
     # -- the network ------------------------------------------------------------------------
 
