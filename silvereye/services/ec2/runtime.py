@@ -101,12 +101,7 @@ class Ec2Runtime:
                 log.exception("background work on %s failed", key)
                 error = e
             finally:
-                with self._lock:
-                    self._busy[key] -= 1
-                    if self._busy[key] <= 0:
-                        del self._busy[key]
-                    if self._tails.get(key) is done:
-                        del self._tails[key]
+                self._release(key, done)
             if error is not None:
                 done.set_exception(error)
             else:
@@ -115,14 +110,17 @@ class Ec2Runtime:
         try:
             self.executor.submit(run)
         except RuntimeError as e:  # shutting down: nothing more runs
-            with self._lock:
-                self._busy[key] -= 1
-                if self._busy[key] <= 0:
-                    del self._busy[key]
-                if self._tails.get(key) is done:
-                    del self._tails[key]
+            self._release(key, done)
             done.set_exception(e)
         return done
+
+    def _release(self, key: str, done: concurrent.futures.Future) -> None:
+        with self._lock:
+            self._busy[key] -= 1
+            if self._busy[key] <= 0:
+                del self._busy[key]
+            if self._tails.get(key) is done:
+                del self._tails[key]
 
     def submit_once(self, key: str, fn: Callable[..., Any], *args: Any) -> None:
         """Like :meth:`submit`, unless ``fn`` is already queued for ``key`` and has not begun: a burst of
