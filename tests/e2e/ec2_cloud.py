@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
+import pytest
 
 from silvereye import config
 from silvereye.compute import ComputeDriver
@@ -68,6 +69,26 @@ class Ec2Cloud:
         finally:
             drv.close()
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _cloud(domain_type: str):  # noqa: ANN202 - a fixture's generator
+    c = Ec2Cloud(domain_type=domain_type).start()
+    try:
+        yield c
+    finally:
+        c.destroy()
+
+
+@pytest.fixture
+def cloud(libvirt_system):  # noqa: ANN201
+    """A running cloud whose instances run under TCG (domain type qemu)."""
+    yield from _cloud("qemu")
+
+
+@pytest.fixture
+def auto_cloud(libvirt_system):  # noqa: ANN201
+    """A running cloud with the default domain type, auto: the KVM probe decides."""
+    yield from _cloud("auto")
 
 
 def instance(ec2, iid: str) -> dict[str, Any]:

@@ -13,21 +13,14 @@ import time
 
 import pytest
 
-from tests.e2e.ec2_cloud import BOOT_LINE, BOOT_TIMEOUT, Ec2Cloud, host_key_from_console
+from tests.e2e.ec2_cloud import auto_cloud  # noqa: F401 - a fixture
+from tests.e2e.ec2_cloud import BOOT_LINE, BOOT_TIMEOUT, host_key_from_console
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def cloud(libvirt_system):
-    c = Ec2Cloud(domain_type="auto").start()
-    try:
-        yield c
-    finally:
-        c.destroy()
-
-
-def test_first_steps_with_the_aws_cli(cloud, tmp_path):
+def test_first_steps_with_the_aws_cli(auto_cloud, tmp_path):
+    cloud = auto_cloud
     cloud.server.cli("images", "install", "tiny", timeout=900)
     aws = cloud.server.aws
 

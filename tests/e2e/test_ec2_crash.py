@@ -15,18 +15,10 @@ import time
 
 import pytest
 
-from tests.e2e.ec2_cloud import BOOT_LINE, Ec2Cloud, wait_console, wait_state
+from tests.e2e.ec2_cloud import cloud  # noqa: F401 - a fixture
+from tests.e2e.ec2_cloud import BOOT_LINE, wait_console, wait_state
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def cloud(libvirt_system):
-    c = Ec2Cloud().start()
-    try:
-        yield c
-    finally:
-        c.destroy()
 
 
 def all_instances(ec2) -> dict[str, dict]:

@@ -14,21 +14,13 @@ import subprocess
 
 import pytest
 
-from tests.e2e.ec2_cloud import BOOT_LINE, Ec2Cloud, host_key_from_console, instance, ssh, wait_console, wait_state
+from tests.e2e.ec2_cloud import cloud  # noqa: F401 - a fixture
+from tests.e2e.ec2_cloud import BOOT_LINE, host_key_from_console, instance, ssh, wait_console, wait_state
 
 pytestmark = pytest.mark.e2e
 
 USER_DATA = "#!/bin/sh\necho \"user-data ran on $(cat /run/instance-id)\" > /data/user-data-was-here\n" \
             "echo user-data-says-hello\n"
-
-
-@pytest.fixture
-def cloud(libvirt_system):
-    c = Ec2Cloud().start()
-    try:
-        yield c
-    finally:
-        c.destroy()
 
 
 def test_tiny_instances_boot_talk_to_metadata_and_live_their_life(cloud):

@@ -80,14 +80,6 @@ def incorrect_state(instance_id: str, state: str, action: str) -> ServiceError:
     )
 
 
-def incorrect_state_for(instance_id: str, state: str, operation: str) -> ServiceError:
-    """A request that needs another state ("This instance 'i-...' is not 'stopped'")."""
-    return error(
-        "IncorrectInstanceState",
-        f"The instance '{instance_id}' is in state '{state}'; {operation} needs it to be stopped.",
-    )
-
-
 def insufficient_capacity(instance_type: str, zone: str, detail: str = "") -> ServiceError:
     message = (
         f"We currently do not have sufficient {instance_type} capacity in the Availability Zone you "

@@ -122,7 +122,7 @@ def apply(spec: FilterSpec[T], items: Iterable[T], raw_filters: list[dict[str, A
     return [item for item in items if all(_keep(spec, item, name, values) for name, values in filters)]
 
 
-def one_of(params: dict[str, Any], member: str) -> set[str] | None:
-    """The set of values of a list parameter (``InstanceIds``), None when absent or empty."""
-    values = params.get(member)
-    return set(values) if values else None
+def shape_tags(item: dict[str, Any]) -> dict[str, str]:
+    """The tags of a resource already shaped for a response (its ``Tags`` list), for ``tag:`` filters."""
+    return {t["Key"]: t["Value"] for t in item.get("Tags") or []}
+

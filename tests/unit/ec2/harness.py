@@ -10,48 +10,29 @@ guest, serve DHCP) is left to the e2e tests under QEMU.
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
-import socket
 import subprocess
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import boto3
 import botocore.exceptions
 import pytest
 import uvicorn
-from botocore.config import Config as BotoConfig
 
 from silvereye.config import from_dict
 from silvereye.services.ec2.runtime import runtime_for
 from silvereye.services.gateway.app import Gateway
-from silvereye.services.iam import accounts
 from silvereye.services.iam.access import IamAccess
 from silvereye.services.iam.credentials import StoreCredentialResolver
 from silvereye.services.registry import load_services
 from silvereye.store import open_store
+from tests.unit.s3.harness import InProcessServer, free_port
 
 REGION = "silvereye-1"
 ZONES = ["silvereye-1a", "silvereye-1b"]
 # A test-driver node: 4 CPUs, 16 GiB, no domains; a fresh one for every connection.
 TEST_NODE = Path(__file__).resolve().parents[1] / "compute" / "testnode.xml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Keys:
-    access_key: str
-    secret_key: str
-    account_id: str
 
 
 def ec2_config(root: Path, *, node_xml: Path = TEST_NODE, subnet: str = "10.214.0.0/24", **extra: Any):
@@ -67,8 +48,10 @@ def ec2_config(root: Path, *, node_xml: Path = TEST_NODE, subnet: str = "10.214.
     return from_dict(data)
 
 
-class Ec2Server:
-    def __init__(self, root: Path, **config: Any):
+class Ec2Server(InProcessServer):
+    """S3's in-process server (accounts, users, clients), configured for EC2 on the test driver."""
+
+    def __init__(self, root: Path, **config: Any):  # the parent's, with EC2's configuration
         self.root = root
         self.config = ec2_config(root, **config)
         self.port = self.config.api.port
@@ -82,12 +65,7 @@ class Ec2Server:
         self._thread = threading.Thread(target=self._server.run, name="ec2-test-server", daemon=True)
 
     def start(self) -> "Ec2Server":
-        self._thread.start()
-        deadline = time.time() + 30
-        while not self._server.started:
-            if time.time() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the in-process server did not start")
-            time.sleep(0.02)
+        super().start()
         return self
 
     def stop(self) -> None:
@@ -95,10 +73,8 @@ class Ec2Server:
         rt.idle(timeout=30)
         for info in rt.driver.list_instances():
             rt.driver.terminate(info.instance_id)
-        self._server.should_exit = True
-        self._thread.join(timeout=15)
+        super().stop()
         rt.driver.teardown()
-        self.store.close()
 
     @property
     def runtime(self):  # noqa: ANN201
@@ -107,28 +83,6 @@ class Ec2Server:
     def settle(self, timeout: float = 30) -> None:
         """Wait until the background work (launches, stops...) is done."""
         assert self.runtime.idle(timeout=timeout), "background work did not finish"
-
-    # -- accounts and clients ------------------------------------------------------------
-
-    def account(self, name: str) -> Keys:
-        with self.store.write() as conn:
-            found = accounts.find(conn, name)
-            key = accounts.root_key(conn, name) if found else accounts.create(conn, name)
-        return Keys(key.access_key_id, key.secret_access_key, key.account_id)
-
-    def user(self, root: Keys, name: str, *statements: dict[str, Any]) -> Keys:
-        iam = self.client("iam", root)
-        iam.create_user(UserName=name)
-        if statements:
-            iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(
-                {"Version": "2012-10-17", "Statement": list(statements)}))
-        key = iam.create_access_key(UserName=name)["AccessKey"]
-        return Keys(key["AccessKeyId"], key["SecretAccessKey"], root.account_id)
-
-    def client(self, service: str, keys: Keys, **config: Any):  # noqa: ANN201
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id=keys.access_key,
-                            aws_secret_access_key=keys.secret_key,
-                            config=BotoConfig(retries={"max_attempts": 1}, **config))
 
 
 def image_files(directory: Path) -> dict[str, Path]:

@@ -8,6 +8,7 @@ whatever that instance is already doing.
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 from silvereye.services.ec2 import controller, errors
@@ -74,17 +75,20 @@ def stop_instances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
     return {"StoppingInstances": out}
 
 
-def start_instances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    rt = runtime_for(ctx.store)
+def _checked(ctx: RequestContext, params: dict[str, Any], allowed: tuple[str, ...], action: str) -> list[Any]:
+    """The account's instances named by the request, all in one of the ``allowed`` states."""
     with ctx.store.read() as conn:
         rows = records.owned(conn, ctx.account_id, params["InstanceIds"])
     for row in rows:
-        if row.state not in ("pending", "running", "stopped"):
-            raise errors.incorrect_state(row.id, row.state, "started")
-    to_start = [r for r in rows if r.state == "stopped"]
-    by_type: dict[tuple[str, str], int] = {}
-    for row in to_start:
-        by_type[(row.instance_type, row.availability_zone)] = by_type.get((row.instance_type, row.availability_zone), 0) + 1
+        if row.state not in allowed:
+            raise errors.incorrect_state(row.id, row.state, action)
+    return rows
+
+
+def start_instances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    rt = runtime_for(ctx.store)
+    rows = _checked(ctx, params, ("pending", "running", "stopped"), "started")
+    by_type = collections.Counter((r.instance_type, r.availability_zone) for r in rows if r.state == "stopped")
     for (type_name, zone), n in by_type.items():
         if fitting(rt, zones.check_instance_type(type_name), zone) < n:
             raise errors.insufficient_capacity(type_name, zone)
@@ -106,11 +110,7 @@ def start_instances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
 
 def reboot_instances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     rt = runtime_for(ctx.store)
-    with ctx.store.read() as conn:
-        rows = records.owned(conn, ctx.account_id, params["InstanceIds"])
-    for row in rows:
-        if row.state not in ("running", "pending"):
-            raise errors.incorrect_state(row.id, row.state, "rebooted")
+    rows = _checked(ctx, params, ("running", "pending"), "rebooted")
     for row in rows:
         if row.state == "running":
             rt.submit(row.id, controller.reboot, rt, row.id)

@@ -21,7 +21,7 @@ FILTERS = filters.FilterSpec(
         "egress.ip-permission.cidr": lambda g: [r["CidrIp"] for p in g["IpPermissionsEgress"] for r in p["IpRanges"]],
         "egress.ip-permission.protocol": lambda g: [p["IpProtocol"] for p in g["IpPermissionsEgress"]],
     },
-    tags=lambda g: {t["Key"]: t["Value"] for t in g.get("Tags") or []},
+    tags=filters.shape_tags,
 )
 
 

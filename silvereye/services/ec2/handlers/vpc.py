@@ -24,7 +24,7 @@ VPC_FILTERS = filters.FilterSpec(
         "owner-id": lambda v: v["OwnerId"],
         "state": lambda v: v["State"],
     },
-    tags=lambda v: {t["Key"]: t["Value"] for t in v.get("Tags") or []},
+    tags=filters.shape_tags,
     never=frozenset({"ipv6-cidr-block-association.ipv6-cidr-block"}),
 )
 
@@ -44,7 +44,7 @@ SUBNET_FILTERS = filters.FilterSpec(
         "subnet-arn": lambda s: s["SubnetArn"],
         "available-ip-address-count": lambda s: s["AvailableIpAddressCount"],
     },
-    tags=lambda s: {t["Key"]: t["Value"] for t in s.get("Tags") or []},
+    tags=filters.shape_tags,
     never=frozenset({"ipv6-cidr-block-association.ipv6-cidr-block"}),
 )
 

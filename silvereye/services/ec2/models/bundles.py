@@ -50,7 +50,7 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -193,7 +193,6 @@ class Fetched:
     image: CachedImage
     manifest: Manifest | None = None  # None for a disk image object
     location: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def _readable(store: Any, principal: Any, bucket: str, key: str) -> None:

@@ -37,7 +37,6 @@ TERMINATED_VISIBLE = dt.timedelta(hours=1)
 # StateReason codes and messages, as EC2 words them.
 USER_SHUTDOWN = ("Client.UserInitiatedShutdown", "Client.UserInitiatedShutdown: User initiated shutdown")
 INSTANCE_SHUTDOWN = ("Client.InstanceInitiatedShutdown", "Client.InstanceInitiatedShutdown: Instance initiated shutdown")
-USER_HIBERNATE = None
 INTERNAL_ERROR = "Server.InternalError"
 NO_CAPACITY = "Server.InsufficientInstanceCapacity"
 

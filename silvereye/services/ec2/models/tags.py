@@ -125,13 +125,6 @@ def of(conn: sa.Connection, account_id: str, resource_ids: Iterable[str]) -> dic
     return out
 
 
-def all_of_account(conn: sa.Connection, account_id: str) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = defaultdict(dict)
-    for r in conn.execute(sa.select(t.c.resource_id, t.c.key, t.c.value).where(t.c.account_id == account_id)):
-        out[r.resource_id][r.key] = r.value
-    return out
-
-
 def tag_list(tags: dict[str, str] | None) -> list[dict[str, str]] | None:
     """A resource's tags as a response's TagSet (None when it has none: the member is left out)."""
     if not tags:
