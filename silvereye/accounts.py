@@ -85,7 +85,7 @@ def host_store(cfg: Config):  # noqa: ANN201 - a Store; imported lazily for CLI 
     from silvereye.services.registry import load_services
     from silvereye.store import open_store
 
-    load_services()  # registers every service's migrations and what an account may hold (EC2, S3...)
+    load_services()  # registers every service's migrations and the resources an account holds (S3 buckets...)
 
     try:
         return open_store(cfg.store_url)

@@ -194,6 +194,119 @@ def account_delete(
 
 
 # ---------------------------------------------------------------------------
+# install, status, node, uninstall (the laydown)
+# ---------------------------------------------------------------------------
+
+IgnoreOpt = Annotated[
+    Optional[list[str]], typer.Option("--ignore", help="Preflight check ids (comma-separated, or 'all') whose failures do not stop it.")
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Take the detected defaults instead of asking.")]
+RootOpt = Annotated[Path, typer.Option("--root", hidden=True, help="Prefix for /etc and /run files (tests).")]
+
+
+@app.command()
+def install(
+    ciab: Annotated[bool, typer.Option("--cloud-in-a-box", help="Everything on this host: API, storage and instances.")] = False,
+    frontend: Annotated[bool, typer.Option("--frontend", help="The API and storage; instances run on nodes (node add).")] = False,
+    node: Annotated[bool, typer.Option("--node", help="A node controller: instances only, for a frontend to add.")] = False,
+    assume_yes: YesOpt = False,
+    answers: Annotated[Optional[Path], typer.Option("--answers", "-a", help="Answers file (YAML) for an unattended install.")] = None,
+    config: ConfigOpt = None,
+    ignore: IgnoreOpt = None,
+    image: Annotated[bool, typer.Option("--image/--no-image", help="Build and register the tiny default image.")] = True,
+    root: RootOpt = Path("/"),
+) -> None:
+    """Install silvereye on this host and bring the cloud up (again: changes only what is missing)."""
+    from silvereye.laydown.install import InstallOptions, install as run
+
+    chosen = [r for r, on in ((Role.ciab, ciab), (Role.frontend, frontend), (Role.node, node)) if on]
+    if len(chosen) > 1:
+        raise SilvereyeError("choose one of --cloud-in-a-box, --frontend and --node")
+    run(InstallOptions(chosen[0] if chosen else None, config, answers, assume_yes, list(ignore or []), image, root))
+
+
+@app.command(hidden=True)
+def supervise(
+    config: ConfigOpt = None,
+    pid_file: Annotated[Path, typer.Option("--pid-file")] = Path("/run/silvereye/silvereye.pid"),
+    log_file: Annotated[Path, typer.Option("--log-file")] = Path("/var/log/silvereye/silvereye.log"),
+) -> None:
+    """Run `silvereye serve` and restart it when it dies (install starts this where systemd is absent)."""
+    from silvereye.laydown import service, supervisor
+
+    raise typer.Exit(supervisor.main(service.serve_argv(config or config_mod.DEFAULT_PATH), pid_file, log_file))
+
+
+@app.command()
+def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Show each component's state and each node's free/max capacity per instance type."""
+    from silvereye.laydown import status as status_mod
+
+    report = status_mod.collect(config)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        status_mod.show(report)
+    raise typer.Exit(0 if report.healthy else 1)
+
+
+@app.command()
+def uninstall(
+    config: ConfigOpt = None,
+    keep_data: Annotated[bool, typer.Option("--keep-data", help="Keep the data directory (store, objects, images, volumes).")] = False,
+    assume_yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Stop the service and remove everything install created, leaving the host as it was."""
+    from silvereye.laydown.uninstall import uninstall as run
+
+    run(config, keep_data=keep_data, assume_yes=assume_yes, interactive=sys.stdin.isatty())
+
+
+node_app = typer.Typer(help="Add, list and remove the node controllers that run instances.", no_args_is_help=True)
+app.add_typer(node_app, name="node")
+SshKeyOpt = Annotated[Optional[Path], typer.Option("--ssh-key", help="Private key to log in with (default: ssh-agent and ~/.ssh/id_*).")]
+
+
+@node_app.command("add")
+def node_add(
+    target: Annotated[str, typer.Argument(help="[USER@]HOST[:PORT] of the node, reached over SSH.")],
+    name: Annotated[Optional[str], typer.Option("--name", help="Node name (default: the node's host name).")] = None,
+    ssh_key: SshKeyOpt = None,
+    config: ConfigOpt = None,
+    ignore: IgnoreOpt = None,
+) -> None:
+    """Check and prepare a node over SSH, set up libvirt's qemu+ssh trust, and let the scheduler use it."""
+    from silvereye.laydown import nodes
+
+    nodes.add(config, target, name=name, ssh_key=ssh_key, ignore=list(ignore or []))
+
+
+@node_app.command("list")
+def node_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List the nodes, their libvirt URIs and whether they answer."""
+    from silvereye.laydown import nodes
+
+    rows = nodes.list_nodes(config)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['name']:<20} {r['state']:<12} {r['instances']:>3} instances  {r['uri']}")
+
+
+@node_app.command("remove")
+def node_remove(
+    name: Annotated[str, typer.Argument(help="Node name (see `silvereye node list`).")],
+    config: ConfigOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Remove it even though instances run there (they are terminated).")] = False,
+) -> None:
+    """Stop scheduling onto a node and undo node add (refused while it runs instances, unless --force)."""
+    from silvereye.laydown import nodes
+
+    nodes.remove(config, name, force=force)
+
+
+# ---------------------------------------------------------------------------
 # kickstart, iso (imports are lazy: `silvereye --version` stays fast)
 # ---------------------------------------------------------------------------
 

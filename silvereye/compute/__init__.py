@@ -10,6 +10,9 @@ what exists on every node for reconciliation. The pieces, one job each:
 - ``disks``: base image cache and qcow2 overlays (qemu-img)
 - ``network``: the NAT network, DHCP reservations, address allocation
 - ``metadata_nat``: the 169.254.169.254 redirect in nftables
+- ``security_groups``: groups and rules, enforced live in one nftables table
+- ``elastic_ips``: public addresses DNAT'd to instances and SNAT'd from them
+- ``volumes``: EBS volumes as qcow2 files, hot-plugged; ``snapshots``: their point-in-time copies
 - ``nodes``, ``scheduler``, ``instance_types``: where an instance fits
 - ``events``: the libvirt event loop and lifecycle callbacks
 - ``hostfiles``: files and tools on the local node or over SSH

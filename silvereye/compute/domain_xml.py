@@ -11,6 +11,7 @@ alone (libvirt is the ground truth after a crash).
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ DISK_FORMATS = ("qcow2", "raw")
 # A kernel line for kernel+ramdisk images: the serial console is what
 # GetConsoleOutput shows; root= is for ramdisks that mount a root disk.
 DEFAULT_KERNEL_CMDLINE = "console=ttyS0 root=/dev/vda"
+_FILTER_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 class InstanceMetadata(XMLObject):
@@ -89,6 +91,22 @@ class Disk(XMLObject):
     source_file = XMLProperty("source/@file")
     target_dev = XMLProperty("target/@dev")
     target_bus = XMLProperty("target/@bus")
+    serial = XMLProperty("serial")  # an EBS volume's id as the guest sees it (virtio-blk serial)
+    alias = XMLProperty("alias/@name")  # "ua-<volume id>": how a hot-plugged volume is found again
+
+
+class FilterParameter(XMLObject):
+    TAG = "parameter"
+    name = XMLProperty("@name")
+    value = XMLProperty("@value")
+
+
+class FilterRef(XMLObject):
+    """An interface's libvirt nwfilter (``clean-traffic``: no MAC, IP or ARP spoofing)."""
+
+    TAG = "filterref"
+    filter = XMLProperty("@filter")
+    parameters = XMLChildList(FilterParameter)
 
 
 class Interface(XMLObject):
@@ -97,6 +115,7 @@ class Interface(XMLObject):
     mac = XMLProperty("mac/@address")
     source_network = XMLProperty("source/@network")
     model = XMLProperty("model/@type")
+    filterref = XMLChild(FilterRef)
 
 
 class Serial(XMLObject):
@@ -208,6 +227,9 @@ class DomainSpec:
     uefi_vars: Path | None = None
     image_id: str = ""
     launched_at: str = ""
+    # A libvirt nwfilter for the interface, given the instance's address as its IP
+    # parameter (the driver passes ``clean-traffic``, the anti-spoofing security groups rely on).
+    nwfilter: str | None = None
 
     def check(self) -> None:
         ids.check_instance_id(self.instance_id)
@@ -229,6 +251,8 @@ class DomainSpec:
             raise InvalidArgument("UEFI boot needs OVMF firmware; install the ovmf package")
         if any(ord(c) < 32 for c in self.kernel_cmdline):
             raise InvalidArgument("the kernel command line holds control characters")
+        if self.nwfilter is not None and not _FILTER_NAME.fullmatch(self.nwfilter):
+            raise InvalidArgument(f"{self.nwfilter!r} is not a libvirt nwfilter name")
 
 
 def build_domain(spec: DomainSpec) -> Domain:
@@ -256,7 +280,11 @@ def build_domain(spec: DomainSpec) -> Domain:
         )
     # No USB bus, tablet or balloon: fewer devices to emulate, a faster boot under TCG.
     devices.controllers.append(Controller(type="usb", model="none"))
-    devices.interfaces.append(Interface(type="network", mac=spec.mac, source_network=spec.network, model="virtio"))
+    interface = Interface(type="network", mac=spec.mac, source_network=spec.network, model="virtio")
+    if spec.nwfilter:
+        interface.filterref = FilterRef(filter=spec.nwfilter,
+                                        parameters=[FilterParameter(name="IP", value=spec.private_ip)])
+    devices.interfaces.append(interface)
     devices.serials.append(Serial(type="pty", log_file=str(spec.console_log), log_append="on", target_port=0))
     devices.consoles.append(Console(type="pty", target_type="serial", target_port=0))
     devices.rngs.append(Rng(model="virtio", backend_model="random", backend="/dev/urandom"))

@@ -77,8 +77,14 @@ class MetadataRedirect:
 
 
 def _nft(script: str, what: str) -> None:
+    run_nft(script, what)
+
+
+def run_nft(script: str, what: str, prefix: tuple[str, ...] = ()) -> None:
+    """Load ``script`` with ``nft -f -`` as one transaction (all of it or none of it);
+    ``prefix`` runs nft elsewhere (``ip netns exec <ns>`` in tests)."""
     try:
-        r = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True, timeout=30)
+        r = subprocess.run([*prefix, "nft", "-f", "-"], input=script, capture_output=True, text=True, timeout=30)
     except FileNotFoundError:
         raise NetworkError(f"cannot {what}: the nft tool is not installed; install nftables") from None
     if r.returncode != 0:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from silvereye.compute import events
-from silvereye.compute.errors import ComputeError, NodeUnavailable, libvirt_call
+from silvereye.compute.errors import ComputeError, InstanceNotFound, NodeUnavailable, libvirt_call
 from silvereye.compute.hostfiles import Host, host_for_uri
 
 log = logging.getLogger(__name__)
@@ -104,13 +104,7 @@ class Node:
             info = conn.getInfo()
             running = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
             vcpus = memory_kib = 0
-            for dom in running:
-                try:
-                    state_info = dom.info()
-                except libvirt.libvirtError as e:
-                    if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                        continue  # undefined since it was listed (a terminate at the same moment)
-                    raise
+            for state_info in surviving(running, lambda dom: dom.info()):
                 memory_kib += state_info[1]
                 vcpus += state_info[3]
         space = self.host.disk_space(instances_path)
@@ -124,6 +118,30 @@ class Node:
             memory_used_mib=memory_kib // 1024,
             domains_running=len(running),
         )
+
+
+def surviving(domains, read):
+    """``read(dom)`` for each domain still there when we ask.
+
+    A listing is a snapshot: another process (or our own terminate) may
+    undefine a domain between listAllDomains and the next call on it. Such a
+    domain is simply gone, not an error of the whole listing.
+    """
+    import libvirt
+
+    out = []
+    for dom in domains:
+        try:
+            out.append(read(dom))
+        except libvirt.libvirtError as e:
+            if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+        except InstanceNotFound:  # libvirt_call's translation when it knew the instance
+            continue
+        except ComputeError as e:  # libvirt_call's translation of the same error
+            if getattr(e, "code", None) != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+    return out
 
 
 def nodes_from_config(cfg) -> list[Node]:

@@ -450,26 +450,37 @@ def detect_defaults(root: Path = Path("/"), ip_json=_ip_json) -> dict[str, Any]:
 
     routes = [r for r in ip_json(["-4", "route", "show", "default"]) if r.get("dev")]
     if routes:
-        dev = routes[0]["dev"]
-        gateway = routes[0].get("gateway")
-        links = ip_json(["-4", "addr", "show", "dev", dev])
-        addrs = [a for link in links for a in link.get("addr_info", []) if a.get("family") == "inet"]
-        net: dict[str, Any] = {"interface": dev}
-        if addrs:
-            a = addrs[0]
-            cidr = f"{a['local']}/{a['prefixlen']}"
-            if a.get("dynamic"):
-                net["mode"] = "dhcp"
-                net["subnet"] = str(ipaddress.IPv4Interface(cidr).network)
-            else:
-                net["mode"] = "static"
-                net["address"] = cidr
-                if gateway:
-                    net["gateway"] = gateway
-        else:
-            net["mode"] = "dhcp"
-        ns = _detect_nameservers(root)
-        if ns:
-            net["nameservers"] = ns
-        out["network"] = net
+        out["network"] = interface_network(routes[0]["dev"], root, ip_json)
     return out
+
+
+def interface_network(dev: str, root: Path = Path("/"), ip_json=_ip_json) -> dict[str, Any]:
+    """The ``network`` answers for interface ``dev`` as it is configured now."""
+    gateway = next((r.get("gateway") for r in ip_json(["-4", "route", "show", "default"]) if r.get("dev") == dev), None)
+    links = ip_json(["-4", "addr", "show", "dev", dev])
+    addrs = [a for link in links for a in link.get("addr_info", []) if a.get("family") == "inet"]
+    net: dict[str, Any] = {"interface": dev}
+    if addrs:
+        a = addrs[0]
+        cidr = f"{a['local']}/{a['prefixlen']}"
+        if a.get("dynamic"):
+            net["mode"] = "dhcp"
+            net["subnet"] = str(ipaddress.IPv4Interface(cidr).network)
+        else:
+            net["mode"] = "static"
+            net["address"] = cidr
+            if gateway:
+                net["gateway"] = gateway
+    else:
+        net["mode"] = "dhcp"
+    ns = _detect_nameservers(root)
+    if ns:
+        net["nameservers"] = ns
+    return net
+
+
+def interfaces_with_address(ip_json=_ip_json) -> list[str]:
+    """Interfaces holding an IPv4 address other than loopback (what the interface question offers)."""
+    return [link["ifname"] for link in ip_json(["-4", "addr", "show"])
+            if link.get("ifname") and link.get("ifname") != "lo"
+            and any(a.get("family") == "inet" for a in link.get("addr_info", []))]

@@ -66,6 +66,9 @@ class Store:
             raise SilvereyeError(f"store url {url!r}: only sqlite:/// and postgresql:// are supported")
         self._write_engine = self.engine.execution_options(x_begin="IMMEDIATE") if self.dialect == "sqlite" else self.engine
         self._local = threading.local()
+        # SQLite has one writer at a time; threads of this process queue here, in order and woken at once,
+        # rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
 
     @staticmethod
     def _sqlite_engine(url: str, echo: bool) -> Engine:
@@ -114,12 +117,13 @@ class Store:
         if outer is not None:
             yield outer
             return
-        with self._write_engine.begin() as conn:
-            self._local.conn = conn
-            try:
-                yield conn
-            finally:
-                self._local.conn = None
+        with self._write_lock or contextlib.nullcontext():
+            with self._write_engine.begin() as conn:
+                self._local.conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.conn = None
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -9,6 +9,7 @@ fails: instances are terminated, the network and its nftables table deleted.
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import os
 import secrets
 import shutil
@@ -79,10 +80,14 @@ def driver_for(e2e_cfg):
         return drv
 
     yield make
+    # Only this test's instances: on a shared libvirt other silvereye domains
+    # (another test run, a real cloud) are none of our business.
+    subnet = ipaddress.ip_network(e2e_cfg.network.subnet)
     for drv in drivers:
         try:
             for info in drv.list_instances():
-                drv.terminate(info.instance_id)
+                if info.private_ip and ipaddress.ip_address(info.private_ip) in subnet:
+                    drv.terminate(info.instance_id)
         finally:
             drv.teardown()
             drv.close()

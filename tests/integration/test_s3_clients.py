@@ -88,3 +88,17 @@ def test_s3cmd_speaks_sigv2(shared_server, tmp_path):
     _s3cmd(shared_server, tmp_path, "del", "--recursive", "--force", "s3://legacy")
     _s3cmd(shared_server, tmp_path, "rb", "s3://legacy")
     assert "s3://legacy" not in _s3cmd(shared_server, tmp_path, "ls").stdout
+
+
+def test_wrong_keys_and_anonymous_writes_are_refused(shared_server, tmp_path):
+    shared_server.aws("s3", "mb", "s3://guarded")
+    wrong = shared_server.aws("s3", "ls", "s3://guarded", check=False, secret_key="0" * 40)
+    assert wrong.returncode != 0 and "SignatureDoesNotMatch" in wrong.stderr
+    unknown = shared_server.aws("s3", "ls", check=False, access_key="AKIANOSUCHKEY0000000", secret_key="0" * 40)
+    assert unknown.returncode != 0 and "InvalidAccessKeyId" in unknown.stderr
+    body = tmp_path / "payload"
+    body.write_bytes(b"anonymous")
+    put = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", "-X", "PUT", "--upload-file", str(body),
+                          f"{shared_server.url}/guarded/intruder"], capture_output=True, text=True)
+    assert put.stdout.endswith("403") and "<Code>AccessDenied</Code>" in put.stdout
+    assert "intruder" not in shared_server.aws("s3", "ls", "s3://guarded").stdout

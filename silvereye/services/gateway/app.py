@@ -27,6 +27,7 @@ from silvereye import ids
 from silvereye.services.gateway import auth
 from silvereye.services.gateway.context import RequestContext
 from silvereye.services.gateway.errors import ServiceError, internal_error, not_implemented
+from silvereye.services.gateway.filesend import send_file, watch_disconnect
 from silvereye.services.gateway.http import BodyStream, FileBody, Headers, HttpRequest, HttpResponse
 from silvereye.services.gateway.identity import CredentialResolver
 from silvereye.services.gateway.protocols import detect_protocol, parser_for, serializer_for
@@ -36,7 +37,6 @@ from silvereye.services.registry import Service
 log = logging.getLogger("silvereye.gateway")
 
 MAX_BUFFERED_BODY = 64 * 1024 * 1024  # non-streaming requests (policies, templates, user-data)
-FILE_CHUNK = 1024 * 1024
 
 
 class Access:
@@ -81,7 +81,15 @@ class Gateway:
             # Answered before the body was read (an error, or Expect: 100-continue never granted): the rest of
             # the connection can no longer be framed, so it ends with this response.
             response.headers.set("Connection", "close")
-        await _send(send, response, head=request.method == "HEAD")
+        gone = watcher = None
+        if not isinstance(response.body, (bytes, bytearray)) and (request.stream is None or request.stream.complete):
+            gone = asyncio.Event()  # a long body: stop sending when the client leaves
+            watcher = asyncio.ensure_future(watch_disconnect(receive, gone))
+        try:
+            await _send(send, response, head=request.method == "HEAD", gone=gone)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
         while True:
@@ -314,7 +322,7 @@ async def _read_body(request: HttpRequest) -> bytes:
         raise ServiceError("RequestEntityTooLarge", "The request body is larger than this operation accepts.", 413) from None
 
 
-async def _send(send: Callable, response: HttpResponse, *, head: bool) -> None:
+async def _send(send: Callable, response: HttpResponse, *, head: bool, gone: asyncio.Event | None = None) -> None:
     headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers]
     body = response.body
     if isinstance(body, (bytes, bytearray)):
@@ -331,9 +339,11 @@ async def _send(send: Callable, response: HttpResponse, *, head: bool) -> None:
             return
         if files is not None:
             for part in files:
-                await _send_file(send, part)
+                await send_file(send, part, gone)
         else:
             async for chunk in body:  # an async iterator of bytes
+                if gone is not None and gone.is_set():
+                    break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
     finally:
@@ -341,21 +351,3 @@ async def _send(send: Callable, response: HttpResponse, *, head: bool) -> None:
             if part.fd is not None:
                 os.close(part.fd)
                 part.fd = None
-
-
-async def _send_file(send: Callable, body: FileBody) -> None:
-    """Send one file's bytes; the caller ends the body (several files may follow each other)."""
-    fd = body.fd if body.fd is not None else os.open(body.path, os.O_RDONLY)
-    try:
-        remaining = body.length if body.length >= 0 else os.fstat(fd).st_size - body.offset
-        offset = body.offset
-        while remaining > 0:
-            chunk = os.pread(fd, min(FILE_CHUNK, remaining), offset)
-            if not chunk:
-                raise OSError(f"{body.path} ended {remaining} bytes early")
-            offset += len(chunk)
-            remaining -= len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    finally:
-        if body.fd is None:
-            os.close(fd)

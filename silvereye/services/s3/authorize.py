@@ -14,7 +14,6 @@ sets an ACL or tags also needs ``s3:PutObjectAcl`` / ``s3:PutObjectTagging``.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from urllib.parse import unquote
 from silvereye.services.gateway.auth.dialect import Failure, error as auth_error
 from silvereye.services.gateway.context import RequestContext
 from silvereye.services.gateway.errors import not_implemented
-from silvereye.services.s3 import authz, catalog, cors, errors, names
+from silvereye.services.s3 import authz, catalog, checksums, cors, errors, grants, names
 from silvereye.services.s3.catalog import Bucket
 
 NO_BUCKET = {"ListBuckets": "s3:ListAllMyBuckets", "CreateBucket": "s3:CreateBucket"}
@@ -141,12 +140,7 @@ def _verify_buffered_body(ctx: RequestContext, params: dict[str, Any]) -> None:
                              S3ComputedContentSHA256=actual)
     md5 = request.headers.get("content-md5")
     if md5 is not None:
-        try:
-            expected = base64.b64decode(md5, validate=True)
-        except (binascii.Error, ValueError):
-            raise errors.invalid_digest(md5) from None
-        if len(expected) != 16:
-            raise errors.invalid_digest(md5)
+        expected = checksums.content_md5(md5)
         actual_md5 = hashlib.md5(request.body).digest()
         if actual_md5 != expected:
             raise errors.bad_digest(md5, base64.b64encode(actual_md5).decode())
@@ -173,7 +167,7 @@ def _check_object(ctx: RequestContext, who: authz.Subject, operation: str, bucke
     else:
         raise errors.access_denied()
     if operation == "PutObject" or operation == "CopyObject" or operation == "CreateMultipartUpload":
-        if params.get("ACL") or any(params.get(m) for m in ("GrantFullControl", "GrantRead", "GrantReadACP", "GrantWriteACP")):
+        if grants.requested(params):
             authz.require(who, "s3:PutObjectAcl", bucket, key=key)
         if params.get("Tagging"):
             authz.require(who, "s3:PutObjectTagging", bucket, key=key)
@@ -212,7 +206,7 @@ def authorize(ctx: RequestContext, operation: str, params: dict[str, Any]) -> No
         return
     name = params["Bucket"]
     with ctx.store.read() as conn:
-        bucket = catalog.get_bucket(conn, name) if names.bucket_name_problem(name) is None or len(name) <= 255 else None
+        bucket = catalog.get_bucket(conn, name) if len(name) <= 63 else None
     if bucket is None:
         raise errors.no_such_bucket(name)
     ctx.extras["s3.bucket"] = bucket

@@ -29,7 +29,6 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable
 
 log = logging.getLogger("silvereye.s3")

@@ -50,9 +50,7 @@ def put_bucket_policy(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
     if not text.lstrip().startswith("{"):
         raise _malformed("Policies must be valid JSON and the first byte must be '{'")
     _check(params["Bucket"], text)
-    with ctx.store.write() as conn:
-        catalog.lock_bucket(conn, params["Bucket"])
-        catalog.update_bucket(conn, params["Bucket"], policy=text)
+    catalog.configure(ctx.store, params["Bucket"], policy=text)
     return {}
 
 
@@ -64,7 +62,5 @@ def get_bucket_policy(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
 
 
 def delete_bucket_policy(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    with ctx.store.write() as conn:
-        catalog.lock_bucket(conn, params["Bucket"])
-        catalog.update_bucket(conn, params["Bucket"], policy=None)
+    catalog.configure(ctx.store, params["Bucket"], policy=None)
     return {}

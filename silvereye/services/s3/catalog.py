@@ -13,6 +13,7 @@ exclusive (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -78,20 +79,14 @@ class Extent:
     length: int
 
 
-@dataclass
-class Version:
-    """One row of s3_objects: an object version or a delete marker."""
+@dataclass(kw_only=True)
+class Written:
+    """What a write says about an object beside its bytes (shared by stored and new versions)."""
 
-    id: int
-    bucket: str
-    key: str
-    version_id: str
-    is_latest: bool
-    delete_marker: bool
     size: int
-    etag: str
-    modified: int
-    owner: str
+    etag: str  # hex MD5, without quotes; 'md5-N' for multipart objects
+    owner: str  # the account that wrote it
+    delete_marker: bool = False
     storage_class: str = "STANDARD"
     headers: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
@@ -99,6 +94,18 @@ class Version:
     tags: list[dict[str, str]] | None = None
     acl: dict[str, Any] | None = None
     parts: list[int] | None = None
+
+
+@dataclass(kw_only=True)
+class Version(Written):
+    """One row of s3_objects: an object version or a delete marker."""
+
+    id: int
+    bucket: str
+    key: str
+    version_id: str
+    is_latest: bool
+    modified: int
 
     @property
     def quoted_etag(self) -> str:
@@ -115,28 +122,19 @@ class Version:
     @classmethod
     def from_row(cls, row: Any) -> "Version":
         return cls(
-            row.id, row.bucket, names.key_text(row.key), row.version_id, bool(row.is_latest), bool(row.delete_marker),
-            row.size, row.etag, row.modified, row.owner, row.storage_class, loads(row.headers, {}),
-            loads(row.metadata, {}), loads(row.checksum), loads(row.tags), loads(row.acl), loads(row.parts),
+            id=row.id, bucket=row.bucket, key=names.key_text(row.key), version_id=row.version_id,
+            is_latest=bool(row.is_latest), delete_marker=bool(row.delete_marker), size=row.size, etag=row.etag,
+            modified=row.modified, owner=row.owner, storage_class=row.storage_class, headers=loads(row.headers, {}),
+            metadata=loads(row.metadata, {}), checksum=loads(row.checksum), tags=loads(row.tags), acl=loads(row.acl),
+            parts=loads(row.parts),
         )
 
 
-@dataclass
-class NewVersion:
+@dataclass(kw_only=True)
+class NewVersion(Written):
     """What a write puts in a new version row (everything but its id, version id and latest flag)."""
 
-    size: int
-    etag: str
-    owner: str
     modified: int = field(default_factory=now_us)
-    storage_class: str = "STANDARD"
-    headers: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, str] = field(default_factory=dict)
-    checksum: dict[str, str] | None = None
-    tags: list[dict[str, str]] | None = None
-    acl: dict[str, Any] | None = None
-    parts: list[int] | None = None
-    delete_marker: bool = False
 
 
 # -- buckets -------------------------------------------------------------------------
@@ -187,6 +185,13 @@ def insert_bucket(conn: sa.Connection, name: str, account_id: str, region: str, 
 
 def update_bucket(conn: sa.Connection, name: str, **values: Any) -> None:
     conn.execute(sa.update(buckets).where(buckets.c.name == name).values(**values))
+
+
+def configure(store: Any, name: str, **values: Any) -> None:
+    """Change a bucket's configuration (policy, CORS, tags, ...) in a transaction of its own."""
+    with store.write() as conn:
+        lock_bucket(conn, name)
+        update_bucket(conn, name, **values)
 
 
 # -- object versions -------------------------------------------------------------------
@@ -307,7 +312,9 @@ def put_version(conn: sa.Connection, bucket: Bucket, key: bytes, new: NewVersion
         objects.c.bucket == bucket.name, objects.c.key == key, objects.c.is_latest.is_(True)).values(is_latest=False))
     row_id = _insert(conn, bucket.name, key, version_id, new)
     add_extents(conn, OBJECT, row_id, items)
-    row = Version.from_row(conn.execute(sa.select(objects).where(objects.c.id == row_id)).one())
+    written = {f.name: getattr(new, f.name) for f in dataclasses.fields(Written)}
+    row = Version(id=row_id, bucket=bucket.name, key=names.key_text(key), version_id=version_id, is_latest=True,
+                  modified=new.modified, **written)
     return row, unreferenced(conn, freed)
 
 

@@ -17,6 +17,7 @@ written out for any reflected 32-bit polynomial).
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 from dataclasses import dataclass
@@ -111,6 +112,17 @@ def shape(checksum: dict[str, str] | None, *, with_type: bool = True) -> dict[st
     if with_type:
         out["ChecksumType"] = checksum.get("type", "FULL_OBJECT")
     return out
+
+
+def content_md5(value: str) -> bytes:
+    """A Content-MD5 header's 16 bytes; InvalidDigest when it is not a base64 MD5."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.invalid_digest(value) from None
+    if len(raw) != 16:
+        raise errors.invalid_digest(value)
+    return raw
 
 
 def md5_b64(hex_digest: str) -> str:

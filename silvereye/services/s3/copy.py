@@ -66,6 +66,7 @@ def shared_extents(row: Version):  # noqa: ANN201 - a function of the connection
 def copy_object(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     bucket: Bucket = ctx.extras["s3.bucket"]
     key = names.check_key(params["Key"])
+    props.refuse_unsupported(params)
     metadata_directive = _directive(params, "MetadataDirective", "metadata")
     tagging_directive = _directive(params, "TaggingDirective", "tagging")
     storage_class = props.storage_class(params) if params.get("StorageClass") else None

@@ -60,9 +60,7 @@ def _check_rules(rules: list[dict[str, Any]]) -> None:
 def put_bucket_cors(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     rules = (params.get("CORSConfiguration") or {}).get("CORSRules") or []
     _check_rules(rules)
-    with ctx.store.write() as conn:
-        catalog.lock_bucket(conn, params["Bucket"])
-        catalog.update_bucket(conn, params["Bucket"], cors=catalog.dumps(rules))
+    catalog.configure(ctx.store, params["Bucket"], cors=catalog.dumps(rules))
     return {}
 
 
@@ -74,9 +72,7 @@ def get_bucket_cors(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
 
 
 def delete_bucket_cors(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    with ctx.store.write() as conn:
-        catalog.lock_bucket(conn, params["Bucket"])
-        catalog.update_bucket(conn, params["Bucket"], cors=None)
+    catalog.configure(ctx.store, params["Bucket"], cors=None)
     return {}
 
 

@@ -115,6 +115,11 @@ def _grantee(conn: sa.Connection, kind: str, value: str) -> dict[str, str]:
                     "The e-mail address you provided does not match any account on record.", 400, EmailAddress=value)
 
 
+def requested(params: dict[str, Any]) -> bool:
+    """Whether a request names an ACL (x-amz-acl or x-amz-grant-*)."""
+    return bool(params.get("ACL")) or any(params.get(member) for member in GRANT_HEADERS)
+
+
 def from_headers(conn: sa.Connection, params: dict[str, Any], owner: str, bucket_owner: str | None = None) -> dict[str, Any] | None:
     """The ACL a request's x-amz-acl or x-amz-grant-* headers ask for; None when it names none."""
     header_grants = {member: params[member] for member in GRANT_HEADERS if params.get(member)}

@@ -196,15 +196,7 @@ class ObjectReader:
         return f"/proc/{os.getpid()}/fd/{self._bodies[0].fd}"
 
     def iter_chunks(self, chunk: int = 1024 * 1024) -> Iterator[bytes]:
-        for body in self._bodies:
-            offset, remaining = body.offset, body.length
-            while remaining > 0:
-                data = os.pread(body.fd, min(chunk, remaining), offset)
-                if not data:
-                    raise OSError(f"blob {body.path} is shorter than its extent")
-                offset += len(data)
-                remaining -= len(data)
-                yield data
+        return reading.read_bodies(self._bodies, chunk)
 
     def copy_to(self, path: str | os.PathLike[str]) -> None:
         with open(path, "wb") as out:

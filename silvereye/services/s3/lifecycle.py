@@ -41,9 +41,7 @@ _lock = threading.Lock()
 
 def put_bucket_lifecycle_configuration(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     stored = rules.check_configuration((params.get("LifecycleConfiguration") or {}).get("Rules") or [])
-    with ctx.store.write() as conn:
-        catalog.lock_bucket(conn, params["Bucket"])
-        catalog.update_bucket(conn, params["Bucket"], lifecycle=catalog.dumps(stored))
+    catalog.configure(ctx.store, params["Bucket"], lifecycle=catalog.dumps(stored))
     wake()
     return {}
 
@@ -57,9 +55,7 @@ def get_bucket_lifecycle_configuration(ctx: RequestContext, params: dict[str, An
 
 
 def delete_bucket_lifecycle(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    with ctx.store.write() as conn:
-        catalog.lock_bucket(conn, params["Bucket"])
-        catalog.update_bucket(conn, params["Bucket"], lifecycle=None)
+    catalog.configure(ctx.store, params["Bucket"], lifecycle=None)
     return {}
 
 
@@ -122,31 +118,25 @@ def sweep(store: Any, config: Any, now: dt.datetime | None = None) -> Tally:
     return tally
 
 
-def _scan(store: Any, query_for) -> Any:  # noqa: ANN001
-    """Rows in (key, newest first) order, a batch at a time; query_for((key, id) | None) builds each batch."""
+def _versions(store: Any, bucket: Bucket, rule: dict[str, Any], *conditions: Any):  # noqa: ANN202
+    """The rule's rows (key order, newest first within a key), a batch per read, until past its prefix."""
+    prefix = rules.prefix_of(rule)
     after = None
     while True:
-        with store.read() as conn:
-            rows = conn.execute(query_for(after).limit(BATCH)).all()
-        yield from rows
-        if len(rows) < BATCH:
-            return
-        after = (rows[-1].key, rows[-1].id)
-
-
-def _rows(bucket: Bucket, rule: dict[str, Any], *conditions: Any):  # noqa: ANN202
-    prefix = rules.prefix_of(rule).encode()
-
-    def query(after: tuple[bytes, int] | None) -> Any:
-        q = sa.select(objects).where(objects.c.bucket == bucket.name, *conditions)
-        if prefix:
-            q = q.where(objects.c.key >= prefix)
+        q = sa.select(objects).where(objects.c.bucket == bucket.name, objects.c.key >= prefix.encode(), *conditions)
         if after is not None:
             key, row_id = after
             q = q.where(sa.or_(objects.c.key > key, sa.and_(objects.c.key == key, objects.c.id < row_id)))
-        return q.order_by(objects.c.key, objects.c.id.desc())
-
-    return query
+        with store.read() as conn:
+            rows = conn.execute(q.order_by(objects.c.key, objects.c.id.desc()).limit(BATCH)).all()
+        for raw in rows:
+            row = Version.from_row(raw)
+            if not row.key.startswith(prefix):
+                return
+            yield row
+        if len(rows) < BATCH:
+            return
+        after = (rows[-1].key, rows[-1].id)
 
 
 def _remove(store: Any, config: Any, bucket_name: str, row: Version, *, as_current: bool) -> bool:
@@ -169,11 +159,7 @@ def _remove(store: Any, config: Any, bucket_name: str, row: Version, *, as_curre
 def _expire_current(store, config, bucket: Bucket, rule, now, tally: Tally) -> None:  # noqa: ANN001
     if not (rule.get("Expiration") or {}).get("Days") and not (rule.get("Expiration") or {}).get("Date"):
         return
-    query = _rows(bucket, rule, objects.c.is_latest.is_(True), objects.c.delete_marker.is_(False))
-    for raw in _scan(store, query):
-        row = Version.from_row(raw)
-        if not row.key.startswith(rules.prefix_of(rule)):
-            return
+    for row in _versions(store, bucket, rule, objects.c.is_latest.is_(True), objects.c.delete_marker.is_(False)):
         when = rules.current_expiry(rule, row)
         if when is not None and when <= now and _remove(store, config, bucket.name, row, as_current=True):
             tally.expired += 1
@@ -185,10 +171,7 @@ def _expire_noncurrent(store, config, bucket: Bucket, rule, now, tally: Tally) -
         return
     keep = noncurrent.get("NewerNoncurrentVersions") or 0
     key, newer, seen = None, None, 0
-    for raw in _scan(store, _rows(bucket, rule)):
-        row = Version.from_row(raw)
-        if not row.key.startswith(rules.prefix_of(rule)):
-            return
+    for row in _versions(store, bucket, rule):
         if row.key != key:
             key, newer, seen = row.key, row, 0
             continue  # the newest version of a key is current
@@ -205,14 +188,10 @@ def _expire_noncurrent(store, config, bucket: Bucket, rule, now, tally: Tally) -
 def _expire_markers(store, config, bucket: Bucket, rule, tally: Tally) -> None:  # noqa: ANN001
     if not (rule.get("Expiration") or {}).get("ExpiredObjectDeleteMarker"):
         return
-    query = _rows(bucket, rule, objects.c.is_latest.is_(True), objects.c.delete_marker.is_(True))
-    for raw in _scan(store, query):
-        row = Version.from_row(raw)
-        if not row.key.startswith(rules.prefix_of(rule)):
-            return
+    for row in _versions(store, bucket, rule, objects.c.is_latest.is_(True), objects.c.delete_marker.is_(True)):
         with store.read() as conn:
             others = conn.execute(sa.select(sa.func.count()).select_from(objects).where(
-                objects.c.bucket == bucket.name, objects.c.key == raw.key)).scalar_one()
+                objects.c.bucket == bucket.name, objects.c.key == row.key.encode())).scalar_one()
         if others == 1 and _remove(store, config, bucket.name, row, as_current=False):
             tally.markers += 1
 

@@ -82,8 +82,7 @@ def list_objects(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     result, encode, page = _list(ctx, params, marker.encode() if marker else None, with_owner=True)
     result["Marker"] = encode(marker or "")
     if page.truncated and params.get("Delimiter"):
-        last = page.last_prefix if page.last_prefix is not None else page.last_item.key
-        result["NextMarker"] = encode(last)
+        result["NextMarker"] = encode(page.last_key)
     return result
 
 
@@ -96,8 +95,7 @@ def list_objects_v2(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     result["ContinuationToken"] = token
     result["StartAfter"] = encode(start_after)
     if page.truncated:
-        last = page.last_prefix if page.last_prefix is not None else page.last_item.key
-        result["NextContinuationToken"] = encode_token(last)
+        result["NextContinuationToken"] = encode_token(page.last_key)
     return result
 
 
@@ -174,11 +172,6 @@ def list_object_versions(ctx: RequestContext, params: dict[str, Any]) -> dict[st
         "DeleteMarkers": markers or None,
         "CommonPrefixes": [{"Prefix": encode(p)} for p in page.prefixes] or None,
         "EncodingType": encode.type,
+        **page.next_markers(encode, "NextVersionIdMarker", "version_id"),
     }
-    if page.truncated:
-        if page.last_prefix is not None:
-            result["NextKeyMarker"] = encode(page.last_prefix)
-        else:
-            result["NextKeyMarker"] = encode(page.last_item.key)
-            result["NextVersionIdMarker"] = page.last_item.version_id
     return result

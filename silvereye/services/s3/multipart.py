@@ -40,6 +40,7 @@ def _initiator(ctx: RequestContext) -> tuple[str, str]:
 def create_multipart_upload(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     bucket: Bucket = ctx.extras["s3.bucket"]
     key = names.check_key(params["Key"])
+    props.refuse_unsupported(params)
     algorithm = checksums.supported(params["ChecksumAlgorithm"]) if params.get("ChecksumAlgorithm") else None
     checksum_type = params.get("ChecksumType")
     if checksum_type not in (None, "COMPOSITE", "FULL_OBJECT"):
@@ -73,12 +74,16 @@ def _upload(ctx: RequestContext, params: dict[str, Any]) -> uploads.Upload:
 def _commit_part(ctx: RequestContext, params: dict[str, Any], size: int, etag: str, checksum: dict[str, str] | None,
                  items: list[Extent] | Any, new_blobs: list[str]) -> uploads.Part:
     blobs = for_config(ctx.config)
+
+    def commit(conn: Any) -> tuple[uploads.Part, list[str]]:
+        catalog.lock_bucket(conn, params["Bucket"])
+        uploads.get(conn, params["Bucket"], params["Key"], params["UploadId"])
+        return uploads.put_part(conn, params["UploadId"], params["PartNumber"], size, etag, checksum,
+                                items(conn) if callable(items) else items)
+
     try:
         with ctx.store.write() as conn:
-            catalog.lock_bucket(conn, params["Bucket"])
-            uploads.get(conn, params["Bucket"], params["Key"], params["UploadId"])
-            part, freed = uploads.put_part(conn, params["UploadId"], params["PartNumber"], size, etag, checksum,
-                                           items(conn) if callable(items) else items)
+            part, freed = commit(conn)
     except BaseException:
         blobs.free(new_blobs)
         raise
@@ -88,6 +93,7 @@ def _commit_part(ctx: RequestContext, params: dict[str, Any], size: int, etag: s
 
 async def upload_part(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     uploads.check_part_number(params["PartNumber"])
+    props.refuse_unsupported(params)
     upload = await ingest.blocking(_upload, ctx, params)
     received, checksum = await receive_verified(ctx, params, default_algorithm=upload.algorithm)
     items = [Extent(received.blob, 0, received.size)] if received.blob else []
@@ -260,13 +266,8 @@ def list_multipart_uploads(ctx: RequestContext, params: dict[str, Any]) -> dict[
         "Delimiter": encode(params.get("Delimiter")), "MaxUploads": limit, "IsTruncated": page.truncated,
         "Uploads": entries or None, "CommonPrefixes": [{"Prefix": encode(p)} for p in page.prefixes] or None,
         "EncodingType": encode.type,
+        **page.next_markers(encode, "NextUploadIdMarker", "upload_id"),
     }
-    if page.truncated:
-        if page.last_prefix is not None:
-            result["NextKeyMarker"] = encode(page.last_prefix)
-        else:
-            result["NextKeyMarker"] = encode(page.last_item.key)
-            result["NextUploadIdMarker"] = page.last_item.upload_id
     return result
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from silvereye.services.gateway.context import RequestContext
 from silvereye.services.gateway.errors import ServiceError
-from silvereye.services.s3 import authz, catalog, checksums, errors, ingest, names, props, reading
+from silvereye.services.s3 import authz, catalog, checksums, errors, grants, ingest, names, props, reading
 from silvereye.services.s3.blobstore import for_config
 from silvereye.services.s3.catalog import Bucket, Extent, NewVersion, Version
 from silvereye.services.s3.deletion import delete_key
@@ -37,10 +37,12 @@ async def put_object(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     key = names.check_key(params["Key"])
     if params.get("WriteOffsetBytes") is not None:
         raise errors.not_implemented("Appending to objects (x-amz-write-offset-bytes) is for S3 Express directory buckets")
+    props.refuse_unsupported(params)
     storage_class = props.storage_class(params)
     headers, metadata = props.content_headers(params), props.metadata(params)
     tags = props.tags_from_header(params.get("Tagging"))
-    acl = await ingest.blocking(new_acl, ctx, params, bucket)
+    acl = await ingest.blocking(new_acl, ctx, params, bucket) if grants.requested(params) else \
+        grants.private(writer_account(ctx, bucket))
     received, checksum = await receive_verified(ctx, params)
     new = NewVersion(size=received.size, etag=received.md5, owner=writer_account(ctx, bucket),
                      storage_class=storage_class, headers=headers, metadata=metadata, checksum=checksum, tags=tags, acl=acl)
@@ -96,6 +98,7 @@ def _describe(bucket: Bucket, row: Version, params: dict[str, Any], anonymous: b
 
 def _read(ctx: RequestContext, params: dict[str, Any], *, head: bool) -> dict[str, Any]:
     bucket: Bucket = ctx.extras["s3.bucket"]
+    props.refuse_unsupported(params)
     if params.get("Range") and params.get("PartNumber"):
         raise errors.invalid_request("Cannot specify both Range header and partNumber query parameter")
     for _ in range(5):  # a concurrent overwrite may free the blobs between reading rows and opening them
@@ -107,10 +110,12 @@ def _read(ctx: RequestContext, params: dict[str, Any], *, head: bool) -> dict[st
             extra += [("ETag", row.quoted_etag), ("Last-Modified", reading.http_date(row.last_modified))]
             raise
         out = _describe(bucket, row, params, ctx.principal.is_anonymous)
-        span = None
         if params.get("PartNumber") is not None:
             span = reading.part_range(row, params["PartNumber"])
-            out["PartsCount"] = len(row.parts) if row.parts else None
+            if row.parts:
+                out["PartsCount"] = len(row.parts)
+            else:
+                span = None  # part 1 of an object uploaded whole is the object: a plain 200
         else:
             span = reading.parse_range(params.get("Range"), row.size)
         if span is not None and row.size:

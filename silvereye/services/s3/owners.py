@@ -1,7 +1,7 @@
 """Who owns buckets and objects, as S3 names them: canonical user ids and display names.
 
 S3 names an account by a 64-hex-digit canonical user id in ACLs and
-listings. silvereye derives it from the account id (a keyed hash, so it is
+listings. silvereye derives it from the account id (a SHA-256 of it, so it is
 stable across restarts and frontends without a table) and maps it back by
 looking through the cloud's accounts, which are few. The display name is the
 account's name (``admin`` for the first account).

@@ -27,6 +27,18 @@ ARCHIVE_CLASSES = {"GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "SNOW", "EXPRESS_ONEZO
 MAX_OBJECT_TAGS, MAX_BUCKET_TAGS = 10, 50
 
 
+def refuse_unsupported(params: dict[str, Any]) -> None:
+    """Encryption and object-lock requests: refused, never stored as if honoured."""
+    if params.get("SSECustomerAlgorithm") or params.get("SSECustomerKey") or params.get("CopySourceSSECustomerKey"):
+        raise errors.not_implemented("Server-side encryption with customer keys (SSE-C) is not supported by silvereye.")
+    sse = params.get("ServerSideEncryption")
+    if sse or params.get("SSEKMSKeyId"):
+        raise errors.not_implemented(f"Server-side encryption ({sse or 'aws:kms'}) is not supported by silvereye: "
+                                     "objects are stored unencrypted on the cloud's own disk.")
+    if params.get("ObjectLockMode") or params.get("ObjectLockRetainUntilDate") or params.get("ObjectLockLegalHoldStatus"):
+        raise errors.not_implemented("S3 Object Lock is not supported by silvereye.")
+
+
 def storage_class(params: dict[str, Any]) -> str:
     value = params.get("StorageClass") or "STANDARD"
     if value in ARCHIVE_CLASSES:

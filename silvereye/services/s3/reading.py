@@ -131,6 +131,19 @@ def open_bodies(blobs: BlobStore, items: list[Extent], first: int, last: int) ->
     return bodies
 
 
+def read_bodies(bodies: list[FileBody], chunk: int = 1024 * 1024):  # noqa: ANN201 - Iterator[bytes]
+    """The bytes of opened bodies, in chunks."""
+    for body in bodies:
+        offset, remaining = body.offset, body.length
+        while remaining > 0:
+            data = os.pread(body.fd, min(chunk, remaining), offset)
+            if not data:
+                raise OSError(f"blob {body.path} is shorter than its extent")
+            offset += len(data)
+            remaining -= len(data)
+            yield data
+
+
 def iter_bytes(blobs: BlobStore, items: list[Extent], first: int, last: int, chunk: int = 1024 * 1024):
     """The bytes first..last, read in chunks (server-side copies and the internal API).
 
@@ -139,15 +152,7 @@ def iter_bytes(blobs: BlobStore, items: list[Extent], first: int, last: int, chu
     """
     bodies = open_bodies(blobs, items, first, last)
     try:
-        for body in bodies:
-            offset, remaining = body.offset, body.length
-            while remaining > 0:
-                data = os.pread(body.fd, min(chunk, remaining), offset)
-                if not data:
-                    raise OSError(f"blob {body.path} is shorter than its extent")
-                offset += len(data)
-                remaining -= len(data)
-                yield data
+        yield from read_bodies(bodies, chunk)
     finally:
         for body in bodies:
             os.close(body.fd)

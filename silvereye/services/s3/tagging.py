@@ -16,9 +16,7 @@ from silvereye.services.s3.catalog import Bucket, Version
 
 def put_bucket_tagging(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     tags = props.check_tags((params.get("Tagging") or {}).get("TagSet") or [], props.MAX_BUCKET_TAGS)
-    with ctx.store.write() as conn:
-        catalog.lock_bucket(conn, params["Bucket"])
-        catalog.update_bucket(conn, params["Bucket"], tags=catalog.dumps(tags))
+    catalog.configure(ctx.store, params["Bucket"], tags=catalog.dumps(tags))
     return {}
 
 
@@ -30,9 +28,7 @@ def get_bucket_tagging(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
 
 
 def delete_bucket_tagging(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    with ctx.store.write() as conn:
-        catalog.lock_bucket(conn, params["Bucket"])
-        catalog.update_bucket(conn, params["Bucket"], tags=None)
+    catalog.configure(ctx.store, params["Bucket"], tags=None)
     return {}
 
 

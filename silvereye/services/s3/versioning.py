@@ -22,9 +22,7 @@ def put_bucket_versioning(ctx: RequestContext, params: dict[str, Any]) -> dict[s
                         "The Versioning element must be specified", 400)
     if config.get("MFADelete") == "Enabled" or params.get("MFA"):
         raise errors.not_implemented("MFA delete is not supported by silvereye.")
-    with ctx.store.write() as conn:
-        catalog.lock_bucket(conn, params["Bucket"])
-        catalog.update_bucket(conn, params["Bucket"], versioning=status)
+    catalog.configure(ctx.store, params["Bucket"], versioning=status)
     return {}
 
 

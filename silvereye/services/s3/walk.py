@@ -33,6 +33,20 @@ class Page(Generic[T]):
     last_item: T | None = None  # the last thing returned, when it was an item
     last_prefix: bytes | None = None  # ... or when it was a common prefix
 
+    @property
+    def last_key(self) -> bytes:
+        """Where the next page starts after: the last common prefix or key returned."""
+        return self.last_prefix if self.last_prefix is not None else self.last_item.key  # type: ignore[union-attr]
+
+    def next_markers(self, encode: "Encoder", second: str, attribute: str) -> dict[str, str]:
+        """NextKeyMarker and, when the page ended on an item, its second marker (version or upload id)."""
+        if not self.truncated:
+            return {}
+        out = {"NextKeyMarker": encode(self.last_key)}
+        if self.last_prefix is None:
+            out[second] = getattr(self.last_item, attribute)
+        return out
+
 
 Fetch = Callable[[Any, int], list[T]]
 

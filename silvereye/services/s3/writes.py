@@ -8,8 +8,6 @@ also applies the bucket's versioning and any write conditions.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any, Callable
 
 from silvereye.services.gateway.context import RequestContext
@@ -24,17 +22,9 @@ def writer_account(ctx: RequestContext, bucket: Bucket) -> str:
 
 
 def expected_md5(params: dict[str, Any]) -> str | None:
-    """Content-MD5 as hex; InvalidDigest when it is not a base64 MD5."""
+    """Content-MD5 as hex (None when not sent)."""
     value = params.get("ContentMD5")
-    if value is None:
-        return None
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise errors.invalid_digest(value) from None
-    if len(raw) != 16:
-        raise errors.invalid_digest(value)
-    return raw.hex()
+    return None if value is None else checksums.content_md5(value).hex()
 
 
 def declared_length(ctx: RequestContext) -> int:
@@ -106,11 +96,16 @@ def commit_object(store: Any, config: Any, bucket_name: str, key: bytes, new: Ne
     read inside the committing transaction (a copy shares its source's).
     """
     blobs = for_config(config)
+
+    def commit(conn: Any) -> tuple[Version, Bucket, list[str]]:
+        bucket = catalog.lock_bucket(conn, bucket_name)
+        check_write_conditions(conn, bucket, key, params)
+        row, freed = catalog.put_version(conn, bucket, key, new, items(conn) if callable(items) else items)
+        return row, bucket, freed
+
     try:
         with store.write() as conn:
-            bucket = catalog.lock_bucket(conn, bucket_name)
-            check_write_conditions(conn, bucket, key, params)
-            row, freed = catalog.put_version(conn, bucket, key, new, items(conn) if callable(items) else items)
+            row, bucket, freed = commit(conn)
     except BaseException:
         blobs.free(new_blobs)
         raise
@@ -120,7 +115,9 @@ def commit_object(store: Any, config: Any, bucket_name: str, key: bytes, new: Ne
 
 def new_acl(ctx: RequestContext, params: dict[str, Any], bucket: Bucket) -> dict[str, Any]:
     owner = writer_account(ctx, bucket)
-    with ctx.store.read() as conn:
+    if not grants.requested(params):
+        return grants.private(owner)
+    with ctx.store.read() as conn:  # grant headers name accounts by canonical id
         return grants.from_headers(conn, params, owner, bucket.account_id) or grants.private(owner)
 
 

@@ -47,13 +47,14 @@ class Keys:
 
 
 class InProcessServer:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, store_url: str = ""):
         self.root = root
         self.port = free_port()
         self.config = from_dict({
             "region": REGION, "dns_domain": DOMAIN, "data_dir": str(root / "data"), "log_dir": str(root / "log"),
             "api": {"listen": "127.0.0.1", "port": self.port, "public_host": "127.0.0.1"},
             "network": {"metadata_port": free_port()},
+            "store": {"url": store_url},
         })
         services = load_services()
         self.store = open_store(self.config.store_url)

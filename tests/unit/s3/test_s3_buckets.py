@@ -129,3 +129,25 @@ def test_virtual_host_addressing(server, acme, monkeypatch):
                          aws_access_key_id=acme.access_key, aws_secret_access_key=acme.secret_key,
                          config=Config(s3={"addressing_style": "virtual"}, signature_version="s3"))
     assert sigv2.get_object(Bucket="vhosted", Key="a/b c.txt")["Body"].read() == b"virtual"
+
+
+def test_an_account_with_buckets_is_deleted_only_with_force(server):
+    from silvereye.errors import SilvereyeError
+    from silvereye.services.iam import accounts
+
+    temp = server.account("short-lived")
+    theirs = server.client("s3", temp)
+    theirs.create_bucket(Bucket="short-lived-data")
+    theirs.put_object(Bucket="short-lived-data", Key="k", Body=b"x")
+    with server.store.write() as conn:
+        assert "1 S3 bucket" in [item for r in accounts.RESOURCES for item in r.describe(conn, temp.account_id)]
+    with pytest.raises(SilvereyeError) as e:
+        with server.store.write() as conn:
+            accounts.delete(conn, "short-lived")
+    assert "1 S3 bucket" in str(e.value)
+    with server.store.write() as conn:
+        accounts.delete(conn, "short-lived", force=True)
+    with server.store.read() as conn:
+        from silvereye.services.s3 import catalog
+
+        assert catalog.get_bucket(conn, "short-lived-data") is None

@@ -57,7 +57,8 @@ def test_configurations_s3_refuses(s3, bucket, bad, expected):
 
 def test_days_count_to_the_next_midnight_utc():
     written = dt.datetime(2024, 5, 17, 8, 30, tzinfo=UTC)
-    obj = Version(1, "b", "logs/a", "null", True, False, 10, "e", int(written.timestamp() * 1e6), "1")
+    obj = Version(id=1, bucket="b", key="logs/a", version_id="null", is_latest=True, size=10, etag="e",
+                  modified=int(written.timestamp() * 1e6), owner="1")
     r = lifecycle_rules.to_shape(rule(prefix="logs/", Expiration={"Days": 1}))
     assert lifecycle_rules.current_expiry(r, obj) == dt.datetime(2024, 5, 19, tzinfo=UTC)
     obj.key = "other/a"

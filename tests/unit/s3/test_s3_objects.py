@@ -243,3 +243,23 @@ def test_bucket_tagging(s3, bucket):
     s3.delete_bucket_tagging(Bucket=bucket)
     with pytest.raises(ClientError):
         s3.get_bucket_tagging(Bucket=bucket)
+
+
+@pytest.mark.parametrize("extra", [{"ServerSideEncryption": "AES256"}, {"ServerSideEncryption": "aws:kms"},
+                                   {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32},
+                                   {"ObjectLockMode": "GOVERNANCE",
+                                    "ObjectLockRetainUntilDate": "2030-01-01T00:00:00Z"}])
+def test_encryption_and_object_lock_are_refused_not_pretended(s3, bucket, extra):
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", **extra)
+    assert code(e) == "NotImplemented"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def test_part_number_reads(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="whole", Body=b"single")
+    got = s3.get_object(Bucket=bucket, Key="whole", PartNumber=1)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 200 and got["Body"].read() == b"single"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="whole", PartNumber=2)
+    assert code(e) == "InvalidPartNumber"

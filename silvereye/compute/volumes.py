@@ -1,0 +1,386 @@
+"""EBS volumes: qcow2 files under ``volumes_path``, hot-plugged into instances as virtio disks.
+
+A volume is ``<volumes_path>/<vol-id>.qcow2`` and nothing else: its size is
+the image's virtual size, and where it is attached is read from libvirt,
+the ground truth. An attached volume is a ``<disk>`` whose serial is the
+volume id without its dash (``vol0123...``, AWS's NVMe serial, so a guest
+finds it in ``/sys/block/vd*/serial`` or ``/dev/disk/by-id``) and whose user
+alias is ``ua-<vol-id>`` (how it is detached again). The EC2 device name
+(``/dev/sdf``, ``/dev/xvdf``) becomes the libvirt target ``vdf``; the guest's
+kernel still names virtio disks in the order they appear (the first volume
+is ``vdb`` whatever it was called), which is as far as a guest allows.
+
+Attach and detach work on running instances (PCI hot-plug, both the live
+domain and its persistent definition) and on stopped ones (the definition
+only). A detach asks the guest to let go of the device and waits for it;
+a guest that does not answer leaves the volume ``detaching``: the
+persistent definition keeps it unless ``force`` is given, in which case it
+is dropped from the definition at once and the live device goes as soon as
+the guest releases it or the instance stops (QEMU cannot pull a PCI device
+out from under a guest). Growing an attached volume resizes it live
+(``blockresize``), a detached one with ``qemu-img resize``.
+
+Volumes live on the local node; attaching one to an instance on another
+node is refused.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import re
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from silvereye.compute import ids
+from silvereye.compute.disks import _check_self_contained, qemu_img_info
+from silvereye.compute.domain_xml import Disk
+from silvereye.compute.errors import ComputeError, ImageError, InstanceNotFound, InvalidArgument, InvalidState, \
+    libvirt_call
+from silvereye.compute.hostfiles import LocalHost
+
+_VOLUME_ID = re.compile(r"vol-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+_DEVICE = re.compile(r"/dev/(?:sd|xvd|vd)([b-z])")
+MAX_SIZE = 16 << 40  # 16 TiB, EBS's largest gp2/gp3 volume
+ALIAS_PREFIX = "ua-"  # libvirt's prefix for user-chosen device aliases
+DETACH_TIMEOUT = 30.0
+
+
+class VolumeNotFound(ComputeError):
+    def __init__(self, volume_id: str):
+        super().__init__(f"volume {volume_id} does not exist")
+        self.volume_id = volume_id
+
+
+class VolumeExists(ComputeError):
+    def __init__(self, volume_id: str):
+        super().__init__(f"volume {volume_id} already exists")
+        self.volume_id = volume_id
+
+
+class VolumeInUse(ComputeError):
+    """The volume is attached (EC2: VolumeInUse)."""
+
+    def __init__(self, volume_id: str, instance_id: str, what: str):
+        super().__init__(f"cannot {what} volume {volume_id}: it is attached to {instance_id}")
+        self.volume_id, self.instance_id = volume_id, instance_id
+
+
+class DeviceInUse(ComputeError):
+    """The instance already has a disk at that device (EC2: InvalidParameterValue, attachment point in use)."""
+
+    def __init__(self, instance_id: str, device: str):
+        super().__init__(f"attachment point {device} of {instance_id} is already in use")
+        self.instance_id, self.device = instance_id, device
+
+
+class DetachTimeout(ComputeError):
+    """The guest did not release the volume in time; it stays attached (detach with force to drop it)."""
+
+
+class VolumeNotAttached(InvalidState):
+    """Detach of a volume that is not attached (to that instance) (EC2: IncorrectState / InvalidAttachment.NotFound)."""
+
+
+def check_volume_id(value: str) -> str:
+    return ids._check(_VOLUME_ID, value, "a volume id (expected vol- and 8 or 17 lowercase hex digits)")
+
+
+def device_target(device: str) -> str:
+    """libvirt's target for an EC2 device name: /dev/sdf, /dev/xvdf and /dev/vdf all become vdf."""
+    m = _DEVICE.fullmatch(device) if isinstance(device, str) else None
+    if not m:
+        raise InvalidArgument(f"device name {device!r} is not valid; use /dev/sdf to /dev/sdp "
+                              "(or /dev/sd[b-z], /dev/xvd[b-z])")
+    return "vd" + m.group(1)
+
+
+def volume_serial(volume_id: str) -> str:
+    """The disk serial a guest sees: the id without its dash (20 characters, virtio-blk's limit)."""
+    return check_volume_id(volume_id).replace("-", "")
+
+
+def check_size(size: int) -> int:
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0 or size % 512 or size > MAX_SIZE:
+        raise InvalidArgument(f"volume size {size!r} must be a positive multiple of 512 bytes up to 16 TiB")
+    return size
+
+
+@dataclass(frozen=True)
+class Attachment:
+    instance_id: str
+    node: str
+    target: str  # libvirt's target dev (vdf)
+    state: str  # attached or detaching
+
+    @property
+    def device(self) -> str:
+        """The EC2 device name of the target (the EC2 layer keeps the exact spelling asked for)."""
+        return "/dev/sd" + self.target[-1]
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    volume_id: str
+    path: Path
+    size: int  # bytes the guest sees
+    allocated: int  # bytes the file takes on disk
+    attachment: Attachment | None
+
+    @property
+    def state(self) -> str:
+        """EC2's attachment view: available, attached or detaching."""
+        return "available" if self.attachment is None else self.attachment.state
+
+
+def _all_disks(xml: str) -> list[Disk]:
+    return [Disk.from_element(e) for e in ET.fromstring(xml).findall("devices/disk")]
+
+
+def _disks(xml: str) -> dict[str, Disk]:
+    """The disks of a domain document that have a serial (volumes), by serial."""
+    return {d.serial: d for d in _all_disks(xml) if d.serial}
+
+
+class Volumes:
+    """The volumes of a :class:`~silvereye.compute.driver.ComputeDriver`'s local node."""
+
+    def __init__(self, driver):
+        self.driver = driver
+        self.root = Path(driver.cfg.volumes_path)
+        self.host = LocalHost()
+        self._locks: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
+        self._guard = threading.Lock()
+
+    # -- bookkeeping ----------------------------------------------------------
+
+    def path_of(self, volume_id: str) -> Path:
+        return self.root / f"{check_volume_id(volume_id)}.qcow2"
+
+    @contextlib.contextmanager
+    def lock(self, volume_id: str) -> Iterator[None]:
+        """Serialise operations on one volume (attach, detach, grow, delete, snapshot)."""
+        with self._guard:
+            lock = self._locks[check_volume_id(volume_id)]
+        with lock:
+            yield
+
+    def _attachments(self) -> dict[str, tuple[Attachment, object]]:
+        """serial -> (attachment, domain) for every volume disk of every silvereye domain."""
+        import libvirt
+
+        out: dict[str, tuple[Attachment, object]] = {}
+        for node in self.driver.reachable_nodes():
+            with libvirt_call(f"list domains on node {node.name}"):
+                domains = node.connection().listAllDomains(0)
+            for dom in domains:
+                instance_id = ids.instance_id_of(dom.name())
+                if instance_id is None:
+                    continue
+                try:
+                    active = dom.isActive()
+                    config = _disks(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+                    live = _disks(dom.XMLDesc(0)) if active else config
+                except libvirt.libvirtError:
+                    continue  # the domain went away while we looked
+                for serial in set(config) | set(live):
+                    if not serial.startswith("vol"):
+                        continue
+                    disk = live.get(serial) or config[serial]
+                    state = "attached" if serial in live and serial in config else "detaching"
+                    out[serial] = (Attachment(instance_id, node.name, disk.target_dev or "", state), dom)
+        return out
+
+    def _info(self, volume_id: str, attachments: dict | None = None) -> VolumeInfo:
+        path = self.path_of(volume_id)
+        if not path.is_file():
+            raise VolumeNotFound(volume_id)
+        info = qemu_img_info(path, "qcow2")
+        found = (attachments if attachments is not None else self._attachments()).get(volume_serial(volume_id))
+        return VolumeInfo(volume_id, path, int(info["virtual-size"]), int(info.get("actual-size") or 0),
+                          found[0] if found else None)
+
+    def describe(self, volume_id: str) -> VolumeInfo:
+        return self._info(check_volume_id(volume_id))
+
+    def list(self) -> list[VolumeInfo]:
+        attachments = self._attachments()
+        out = []
+        for name in self.host.list_dir(self.root):
+            stem, _, ext = name.partition(".")
+            if ext == "qcow2" and _VOLUME_ID.fullmatch(stem):
+                try:
+                    out.append(self._info(stem, attachments))
+                except VolumeNotFound:
+                    continue  # deleted while we listed
+        return out
+
+    def attachments_of(self, instance_id: str) -> list[tuple[str, Attachment]]:
+        """(volume id, attachment) of every volume attached to an instance."""
+        return sorted((f"vol-{serial[3:]}", a) for serial, (a, _) in self._attachments().items()
+                      if a.instance_id == instance_id)
+
+    # -- files ----------------------------------------------------------------
+
+    def create(self, volume_id: str, size: int | None = None, *, source: Path | None = None) -> VolumeInfo:
+        """A new volume of ``size`` bytes: empty, or holding the disk image ``source`` (a
+        snapshot's qcow2 or a raw image), grown to ``size`` when that is larger."""
+        path = self.path_of(volume_id)
+        if size is not None:
+            check_size(size)
+        elif source is None:
+            raise InvalidArgument("a new volume needs a size or a snapshot to start from")
+        with self.lock(volume_id):
+            if path.exists():
+                raise VolumeExists(volume_id)
+            self.host.makedirs(self.root, 0o755)
+            tmp = self.root / f".{volume_id}.creating"
+            try:
+                if source is None:
+                    self.host.run(["qemu-img", "create", "-q", "-f", "qcow2", str(tmp), str(size)], timeout=120)
+                else:
+                    self._from_image(Path(source), tmp, size)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        return self.describe(volume_id)
+
+    def _from_image(self, source: Path, dest: Path, size: int | None) -> None:
+        if not source.is_file():
+            raise ImageError(f"snapshot image {source} does not exist")
+        info = qemu_img_info(source)
+        _check_self_contained(info, source.name)
+        fmt = info.get("format")
+        if fmt not in ("qcow2", "raw"):
+            raise ImageError(f"snapshot image {source.name} is {fmt!r}, not qcow2 or raw")
+        virtual = int(info["virtual-size"])
+        if size is not None and size < virtual:
+            raise InvalidArgument(f"volume size {size} is smaller than the snapshot's {virtual} bytes")
+        self.host.run(["qemu-img", "convert", "-q", "-f", fmt, "-O", "qcow2", str(source), str(dest)], timeout=7200)
+        if size is not None and size > virtual:
+            self.host.run(["qemu-img", "resize", "-q", "-f", "qcow2", str(dest), str(size)], timeout=120)
+
+    def delete(self, volume_id: str) -> None:
+        """Remove a volume; VolumeInUse while it is attached (or still detaching)."""
+        with self.lock(volume_id):
+            info = self.describe(volume_id)
+            if info.attachment is not None:
+                raise VolumeInUse(volume_id, info.attachment.instance_id, "delete")
+            info.path.unlink()
+
+    def grow(self, volume_id: str, size: int) -> VolumeInfo:
+        """Make a volume ``size`` bytes (never smaller), live when it is attached to a running instance."""
+        import libvirt
+
+        check_size(size)
+        with self.lock(volume_id):
+            info = self.describe(volume_id)
+            if size < info.size:
+                raise InvalidArgument(f"volume {volume_id} is {info.size} bytes; volumes only grow")
+            if size == info.size:
+                return info
+            att = info.attachment
+            dom = self._attachments()[volume_serial(volume_id)][1] if att is not None else None
+            if dom is not None and dom.isActive():
+                with libvirt_call(f"resize {volume_id} on {att.instance_id}", instance_id=att.instance_id):
+                    dom.blockResize(att.target, size, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+            else:
+                self.host.run(["qemu-img", "resize", "-q", "-f", "qcow2", str(info.path), str(size)], timeout=120)
+            return self.describe(volume_id)
+
+    # -- attach and detach ------------------------------------------------------
+
+    def attach(self, volume_id: str, instance_id: str, device: str) -> Attachment:
+        """Plug a volume into an instance at ``device`` (live if it runs, and in its definition)."""
+        import libvirt
+
+        target = device_target(device)
+        ids.check_instance_id(instance_id)
+        with self.lock(volume_id):
+            info = self.describe(volume_id)
+            if info.attachment is not None:
+                raise VolumeInUse(volume_id, info.attachment.instance_id, "attach")
+            with self.driver._lock_for(instance_id):
+                node, dom = self.driver._find(instance_id)
+                if node is not self.driver.nodes[0]:
+                    raise ComputeError(f"volume {volume_id} lives on node {self.driver.nodes[0].name} and "
+                                       f"{instance_id} runs on node {node.name}; volumes cannot move between nodes yet")
+                active = dom.isActive()
+                documents = [dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)] + ([dom.XMLDesc(0)] if active else [])
+                if any(d.target_dev == target for xml in documents for d in _all_disks(xml)):
+                    raise DeviceInUse(instance_id, device)
+                disk = Disk(type="file", device="disk", driver_name="qemu", driver_type="qcow2",
+                            source_file=str(info.path), target_dev=target, target_bus="virtio",
+                            serial=volume_serial(volume_id), alias=ALIAS_PREFIX + volume_id)
+                flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (libvirt.VIR_DOMAIN_AFFECT_LIVE if active else 0)
+                with libvirt_call(f"attach {volume_id} to {instance_id}", instance_id=instance_id):
+                    dom.attachDeviceFlags(disk.to_xml(), flags)
+        return Attachment(instance_id, node.name, target, "attached")
+
+    def detach(self, volume_id: str, *, instance_id: str | None = None, force: bool = False,
+               timeout: float = DETACH_TIMEOUT) -> VolumeInfo:
+        """Unplug a volume, waiting up to ``timeout`` s for a running guest to let go of it.
+
+        Without ``force``, a guest that does not let go leaves the volume attached and
+        DetachTimeout is raised (the request stays with the guest; a later detach finishes
+        the job once it has). With ``force``, the instance's definition drops it at once and
+        the result says ``detaching`` until the guest releases it or the instance stops."""
+        import libvirt
+
+        with self.lock(volume_id):
+            info = self.describe(volume_id)
+            att = info.attachment
+            if att is None or (instance_id is not None and att.instance_id != instance_id):
+                where = "not attached" if att is None else f"attached to {att.instance_id}, not to {instance_id}"
+                raise VolumeNotAttached(f"volume {volume_id} is {where}")
+            alias = ALIAS_PREFIX + volume_id
+            serial = volume_serial(volume_id)
+            with self.driver._lock_for(att.instance_id):
+                try:
+                    _, dom = self.driver._find(att.instance_id)
+                except InstanceNotFound:
+                    return self.describe(volume_id)  # terminated meanwhile: nothing holds it any more
+                live = dom.isActive() and serial in _disks(dom.XMLDesc(0))
+                in_config = serial in _disks(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+                flags = libvirt.VIR_DOMAIN_AFFECT_LIVE if live else 0
+                if in_config and (force or not live):
+                    flags |= libvirt.VIR_DOMAIN_AFFECT_CONFIG
+                if not flags:
+                    return self.describe(volume_id)  # released between our two looks
+                with libvirt_call(f"detach {volume_id} from {att.instance_id}", instance_id=att.instance_id):
+                    dom.detachDeviceAlias(alias, flags)
+            released = not live or self._wait_released(att.instance_id, serial, timeout)
+            if live and not released and not force:
+                raise DetachTimeout(f"{att.instance_id} did not release volume {volume_id} within {timeout:.0f} s; "
+                                    "it stays attached (detach again later, or with force)")
+            if live and released and in_config and not force:
+                with self.driver._lock_for(att.instance_id):
+                    try:
+                        _, dom = self.driver._find(att.instance_id)
+                        with libvirt_call(f"detach {volume_id} from {att.instance_id}", instance_id=att.instance_id):
+                            dom.detachDeviceAlias(alias, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+                    except InstanceNotFound:
+                        pass
+            return self.describe(volume_id)
+
+    def _wait_released(self, instance_id: str, serial: str, timeout: float) -> bool:
+        """True once the running domain no longer has the disk (or is gone or stopped)."""
+        import libvirt
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _, dom = self.driver._find(instance_id)
+                if not dom.isActive() or serial not in _disks(dom.XMLDesc(0)):
+                    return True
+            except (InstanceNotFound, libvirt.libvirtError):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
