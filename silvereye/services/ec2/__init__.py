@@ -15,7 +15,8 @@ operations per kind of resource in ``handlers``)::
 
 At start-up the service makes its runtime, subscribes to libvirt's events,
 reconciles every record with the domains that exist (bringing the network
-and the metadata listener up first when there are instances), and runs the
+and the metadata listener up first when there are instances or the network
+was laid down already; otherwise before the first launch), and runs the
 housekeeping loop: reconcile every 30 s, forget terminated instances after
 an hour, drop deregistered images nothing uses.
 """
@@ -93,7 +94,7 @@ def _first_reconcile(rt: Ec2Runtime) -> None:
     with rt.store.read() as conn:
         live = records.live(conn)
     try:
-        if live:
+        if live or rt.network_present():
             rt.ensure_network()
         counts = controller.reconcile(rt, starting=True)
         if any(counts.values()):

@@ -172,6 +172,15 @@ class Ec2Runtime:
             except Exception:
                 log.exception("a listener of the instance network failed to start")
 
+    def network_present(self) -> bool:
+        """Whether the instance network already exists and runs on this host's node (an installed
+        cloud): then the service brings its metadata listener up at start, instances or not."""
+        try:
+            net = self.driver.network.lookup(self.driver.nodes[0].connection())
+            return net is not None and bool(net.isActive())
+        except Exception:  # libvirt down: nothing to bring up yet
+            return False
+
     def close(self) -> None:
         self.closed = True
         self.executor.shutdown(wait=False, cancel_futures=True)
