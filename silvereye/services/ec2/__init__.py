@@ -168,10 +168,17 @@ def _describe(conn: sa.Connection, account_id: str) -> list[str]:
 
 
 def _purge(conn: sa.Connection, account_id: str) -> None:
-    """Remove an account's EC2 resources; the reconciler terminates the domains left without records."""
+    """Remove an account's EC2 resources. Its live instances go to shutting-down, which the
+    server's reconciler carries out (terminating their domains) within RECONCILE_SECONDS;
+    their records then expire like any terminated instance's."""
     image_models.purge(conn, account_id)
     tag_models.purge(conn, account_id)
-    for table in (tables.instances, tables.key_pairs, tables.client_tokens):
+    i = tables.instances
+    conn.execute(sa.update(i).where(i.c.account_id == account_id, i.c.state.in_(records.LIVE_STATES))
+                 .values(state="shutting-down", state_reason_code=records.USER_SHUTDOWN[0],
+                         state_reason_message="Client.UserInitiatedShutdown: the account was deleted"))
+    conn.execute(sa.delete(i).where(i.c.account_id == account_id, i.c.state == "terminated"))
+    for table in (tables.key_pairs, tables.client_tokens):
         conn.execute(sa.delete(table).where(table.c.account_id == account_id))
 
 

@@ -42,6 +42,7 @@ log = logging.getLogger("silvereye.ec2")
 
 RECONCILE_SECONDS = 30
 STALE_PENDING = dt.timedelta(minutes=5)
+UNRECORDED_GRACE = dt.timedelta(minutes=10)
 STOP_TIMEOUT = 120.0  # a clean ACPI shutdown before the power is cut, as EC2 waits before forcing
 GIB = 1 << 30
 
@@ -186,6 +187,25 @@ def _is_ours(rt: Ec2Runtime, info: InstanceInfo) -> bool:
         return False
 
 
+def _age(info: InstanceInfo) -> dt.timedelta:
+    try:
+        launched = dt.datetime.strptime(info.launched_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    except (TypeError, ValueError):
+        return dt.timedelta.max  # no launch time recorded: not one a tool is making right now
+    return now() - launched
+
+
+def _cleanable(rt: Ec2Runtime, info: InstanceInfo) -> bool:
+    """An unrecorded domain to terminate: this cloud's, and older than UNRECORDED_GRACE.
+
+    Launches commit their record before the domain exists, so a crash never
+    leaves a domain without one; a domain without a record comes from outside
+    the API (a restored store, an account purged, someone's tool driving
+    libvirt). Young ones are left a while, so such a tool can finish.
+    """
+    return rules.unrecorded_domain(None, _is_ours(rt, info)) == "clean" and _age(info) > UNRECORDED_GRACE
+
+
 def _act(rt: Ec2Runtime, row: Any, action: rules.Action, info: InstanceInfo | None) -> None:
     """Carry out a decision, synchronously: this runs as the instance's queued work."""
     iid = row.id
@@ -229,7 +249,7 @@ def settle(rt: Ec2Runtime, instance_id: str, starting: bool = False) -> None:
     except InstanceNotFound:
         info, state = None, rules.ABSENT
     if row is None or row.state == "terminated":
-        if info is not None and rules.unrecorded_domain(None, _is_ours(rt, info)) == "clean":
+        if info is not None and _cleanable(rt, info):
             log.warning("reconcile: domain %s on node %s has no live instance record; terminating it",
                         info.domain_name, info.node)
             rt.driver.terminate(instance_id)
@@ -270,9 +290,12 @@ def reconcile(rt: Ec2Runtime, *, starting: bool = False) -> dict[str, int]:
     for iid, info in domains.items():
         if iid in rows or rt.busy(iid):
             continue
-        if _is_ours(rt, info):
+        if _cleanable(rt, info):
             rt.submit(iid, settle, rt, iid)
             counts["cleaned"] += 1
+        elif _is_ours(rt, info):
+            log.info("reconcile: domain %s has no instance record; terminating it once it is %d minutes old",
+                     info.domain_name, UNRECORDED_GRACE.total_seconds() // 60)
         elif info.network == rt.driver.network.name:
             log.warning("reconcile: domain %s on node %s is on this cloud's network but not one of its "
                         "instances; leaving it alone", info.domain_name, info.node)
