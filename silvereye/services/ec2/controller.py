@@ -136,7 +136,7 @@ def stop(rt: Ec2Runtime, instance_id: str, force: bool = False) -> None:
 def start(rt: Ec2Runtime, instance_id: str) -> None:
     try:
         rt.ensure_network()
-        info = rt.driver.start(instance_id)
+        rt.driver.start(instance_id)
         described = rt.driver.describe(instance_id)
     except InstanceNotFound:
         _lost(rt, instance_id)
@@ -146,7 +146,6 @@ def start(rt: Ec2Runtime, instance_id: str) -> None:
             records.transition(conn, instance_id, "stopped", expect=("pending",),
                                reason=(records.NO_CAPACITY, f"{records.NO_CAPACITY}: {e}"))
         return
-    del info
     with _write(rt) as conn:
         records.transition(conn, instance_id, "running", expect=("pending",), **_where(described))
 

@@ -22,6 +22,7 @@ from silvereye.services.ec2.runtime import Ec2Runtime, runtime_for
 from silvereye.services.ec2.tables import client_tokens
 from silvereye.services.ec2.tables import instances as t
 from silvereye.services.gateway.context import RequestContext
+from silvereye.services.gateway.errors import ServiceError
 from silvereye.services.registry import helper
 
 log = logging.getLogger("silvereye.ec2")
@@ -87,7 +88,7 @@ def run_instances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
 
         try:
             access_for(ctx.store).authorize(ctx, "iam:PassRole", [plan.role_arn])
-        except Exception:
+        except ServiceError:
             raise errors.unauthorized(f"You may not pass role {plan.role_arn}.") from None
     count = min(plan.max_count, fitting(rt, plan.instance_type, plan.zone))
     if count < plan.min_count:

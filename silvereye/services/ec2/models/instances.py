@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from silvereye.compute import instance_types
 from silvereye.services.ec2 import errors
 from silvereye.services.ec2.models import tags
 from silvereye.services.ec2.models.common import check_ids, gmt, loads, now, utc
@@ -129,13 +130,8 @@ def state_of(row: Any) -> dict[str, Any]:
 
 
 def shape(row: Any, tag_map: dict[str, str] | None, p: Presentation) -> dict[str, Any]:
-    from silvereye.compute import instance_types
-
-    try:
-        itype = instance_types.get(row.instance_type)
-        cpu = {"CoreCount": itype.vcpus, "ThreadsPerCore": 1}
-    except Exception:
-        cpu = None
+    itype = instance_types.INSTANCE_TYPES.get(row.instance_type)
+    cpu = {"CoreCount": itype.vcpus, "ThreadsPerCore": 1} if itype is not None else None
     groups = loads(row.security_groups, [])
     out: dict[str, Any] = {
         "InstanceId": row.id,
