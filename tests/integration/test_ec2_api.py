@@ -108,3 +108,33 @@ def test_an_account_holding_instances_is_not_deleted_without_force(server, tmp_p
     server.cli("account", "delete", "tenant", "--force")
     names = [a["name"] for a in json.loads(server.cli("account", "list", "--json").stdout)]
     assert "tenant" not in names and iid.startswith("i-")
+
+
+def test_a_user_registers_shares_and_inspects_with_the_aws_cli(server, tmp_path):
+    disk = image_file(tmp_path)
+    server.aws("s3", "mb", "s3://my-images")
+    server.aws("s3", "cp", str(disk), "s3://my-images/disks/mine.qcow2")
+    image_id = json.loads(server.aws("ec2", "register-image", "--name", "mine", "--image-location",
+                                     "my-images/disks/mine.qcow2").stdout)["ImageId"]
+    server.aws("ec2", "modify-image-attribute", "--image-id", image_id, "--launch-permission", "Add=[{Group=all}]")
+    assert json.loads(server.aws("ec2", "describe-image-attribute", "--image-id", image_id, "--attribute",
+                                 "launchPermission").stdout)["LaunchPermissions"] == [{"Group": "all"}]
+    assert json.loads(server.aws("ec2", "describe-images", "--image-ids", image_id).stdout)["Images"][0]["Public"]
+
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    imported = json.loads(server.aws("ec2", "import-key-pair", "--key-name", "mine", "--public-key-material",
+                                     f"fileb://{key}.pub").stdout)
+    printed = subprocess.run(["ssh-keygen", "-l", "-f", str(key)], capture_output=True, text=True).stdout.split()[1]
+    assert imported["KeyFingerprint"] == printed.removeprefix("SHA256:") + "="
+
+    verbose = json.loads(server.aws("ec2", "describe-availability-zones", "--zone-names", "verbose").stdout)
+    names = [z["ZoneName"] for z in verbose["AvailabilityZones"]]
+    assert names[:2] == ["silvereye-1a", "|- vm types"] and "|- m1.small" in names
+    small = next(z for z in verbose["AvailabilityZones"] if z["ZoneName"] == "|- m1.small")["State"]
+    assert small.split()[1] == "/" and small.split()[3:5] == ["1", "256"]
+
+    dry = server.aws("ec2", "run-instances", "--image-id", image_id, "--count", "1", "--dry-run", check=False)
+    assert dry.returncode != 0 and "DryRunOperation" in dry.stderr
+    missing = server.aws("ec2", "describe-instances", "--instance-ids", "i-0123456789abcdef0", check=False)
+    assert "InvalidInstanceID.NotFound" in missing.stderr
