@@ -63,12 +63,14 @@ def signed(url: str, service: str, body: str, key: str, secret: str, region: str
     return dict(req.headers.items())
 
 
-def run_wrk(url: str, headers: dict[str, str], body: str, seconds: int, connections: int) -> dict[str, float]:
+def run_wrk(url: str, headers: dict[str, str], body: str, seconds: int, connections: int,
+            timeout: int = 2) -> dict[str, float]:
     script = "\n".join(f"wrk.headers[{lua_str(k)}] = {lua_str(v)}" for k, v in headers.items() if k.lower() != "host")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(LUA.format(body=lua_str(body), headers=script))
     try:
-        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", f.name, url + "/"],
+        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s", "-s", f.name,
+                              url + "/"],
                              capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(f.name)

@@ -80,7 +80,8 @@ def write_credentials_file(cfg: Config, key: Any) -> Path:
     return path
 
 
-def _store(cfg: Config):  # noqa: ANN202 - a Store; imported lazily for CLI start-up time
+def host_store(cfg: Config):  # noqa: ANN201 - a Store; imported lazily for CLI start-up time
+    """This host's store with every service's tables, for commands run beside (or without) the server."""
     from silvereye.services.registry import load_services
     from silvereye.store import open_store
 
@@ -99,7 +100,7 @@ def credentials(cfg: Config, account: str = "admin", fmt: str = "env") -> str:
 
     if fmt not in FORMATS:
         raise SilvereyeError(f"unknown credentials format {fmt!r}: use one of {', '.join(FORMATS)}")
-    store = _store(cfg)
+    store = host_store(cfg)
     try:
         with store.read() as conn:
             if account == accounts.ADMIN and accounts.find(conn, account) is None:
@@ -113,7 +114,7 @@ def credentials(cfg: Config, account: str = "admin", fmt: str = "env") -> str:
 def create_account(cfg: Config, name: str) -> tuple[Any, Path]:
     from silvereye.services.iam import accounts
 
-    store = _store(cfg)
+    store = host_store(cfg)
     try:
         with store.write() as conn:
             key = accounts.create(conn, name)
@@ -125,7 +126,7 @@ def create_account(cfg: Config, name: str) -> tuple[Any, Path]:
 def list_accounts(cfg: Config) -> list[dict[str, Any]]:
     from silvereye.services.iam import accounts
 
-    store = _store(cfg)
+    store = host_store(cfg)
     try:
         with store.read() as conn:
             return [
@@ -140,7 +141,7 @@ def list_accounts(cfg: Config) -> list[dict[str, Any]]:
 def delete_account(cfg: Config, name: str, force: bool = False) -> Any:
     from silvereye.services.iam import accounts
 
-    store = _store(cfg)
+    store = host_store(cfg)
     try:
         with store.write() as conn:
             gone = accounts.delete(conn, name, force=force)

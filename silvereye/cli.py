@@ -375,7 +375,7 @@ def iso_build(
 # images
 # ---------------------------------------------------------------------------
 
-images_app = typer.Typer(help="Build the tiny image and list the image catalog.", no_args_is_help=True)
+images_app = typer.Typer(help="Build the tiny image, list the image catalog, install images into the cloud.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 
 
@@ -392,6 +392,33 @@ def images_build_tiny(
     image = show_tiny(lambda report: tiny.build(out, force=force, report=report), as_json=as_json)
     if as_json:
         typer.echo(json.dumps({"directory": str(image.directory), "cached": image.cached, **image.manifest}, indent=2))
+
+
+@images_app.command("install")
+def images_install(
+    name: Annotated[str, typer.Argument(help="'tiny', or a catalog image ('silvereye images list').")],
+    from_file: Annotated[Optional[Path], typer.Option("--from-file", help="Use this image file instead of downloading it.")] = None,
+    account: Annotated[str, typer.Option("--account", "-a", help="Account that owns the image.")] = "admin",
+    private: Annotated[bool, typer.Option("--private", help="Do not share the image with every account.")] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Upload an image to S3 and register it with EC2 (tiny: a kernel, ramdisk and machine image)."""
+    from silvereye.services.ec2 import install
+
+    cfg = config_mod.load(config)
+    if name == "tiny":
+        if from_file is not None:
+            raise SilvereyeError("the tiny image is built here, not read from a file; drop --from-file")
+        done = install.install_tiny(cfg, account=account, public=not private)
+    else:
+        done = install.install_catalog(cfg, name, from_file=from_file, account=account, public=not private)
+    if as_json:
+        typer.echo(json.dumps(done.to_dict(), indent=2))
+        return
+    parts = ", ".join(f"{k} {v}" for k, v in (("kernel", done.kernel_id), ("ramdisk", done.ramdisk_id)) if v)
+    state = "registered" if done.created else "already registered"
+    typer.echo(f"{done.name}: {state} as {done.image_id}" + (f" ({parts})" if parts else ""))
 
 
 @images_app.command("list")

@@ -231,7 +231,8 @@ class ComputeDriver:
         raise InstanceNotFound(instance_id)
 
     def _info(self, node: Node, dom) -> InstanceInfo:
-        with libvirt_call(f"read domain {dom.name()}"):
+        # InstanceNotFound when the domain is undefined while being read (a terminate at that moment).
+        with libvirt_call(f"read domain {dom.name()}", instance_id=ids.instance_id_of(dom.name())):
             state, reason = dom.state()
             xml = dom.XMLDesc(0)
         meta = read_metadata(xml)
@@ -250,6 +251,7 @@ class ComputeDriver:
             mac=meta.mac or "",
             private_ip=meta.private_ip or "",
             launched_at=meta.launched_at or "",
+            network=meta.network or "",
         )
 
     def describe(self, instance_id: str) -> InstanceInfo:
@@ -325,13 +327,15 @@ class ComputeDriver:
         # down and QEMU starts; the guest asks for its address seconds later anyway.
         reserving = _background.submit(self.network.reserve, conn, reservation)
         undo.append(lambda: self.network.release(conn, reservation.mac))
+        reserved = False
         try:
             info = self._lay_down_and_start(node, req, itype, domain_type, reservation, undo)
         finally:
             try:
                 reserving.result()
+                reserved = True
             finally:
-                self.network.settle(req.instance_id)
+                self.network.settle(req.instance_id, reserved=reserved)
         return info
 
     def _lay_down_and_start(self, node: Node, req: LaunchRequest, itype, domain_type: str,
@@ -410,6 +414,36 @@ class ComputeDriver:
             with libvirt_call(f"start {instance_id}", instance_id=instance_id):
                 dom.create()
             return self.state(instance_id)
+
+    def change_type(self, instance_id: str, instance_type: str) -> InstanceInfo:
+        """Give a stopped instance another instance type (vCPUs, memory): its domain is redefined,
+        everything else in its document (UUID, devices, addresses) kept as libvirt wrote it."""
+        import xml.etree.ElementTree as ET
+
+        from silvereye.compute.domain_xml import METADATA_NS
+        from silvereye.compute.errors import InvalidState
+
+        itype = instance_types.get(instance_type)
+        with self._lock_for(instance_id):
+            node, dom = self._find(ids.check_instance_id(instance_id))
+            if dom.isActive():
+                raise InvalidState(f"{instance_id} must be stopped to change its instance type")
+            with libvirt_call(f"read domain {dom.name()}", instance_id=instance_id):
+                root = ET.fromstring(dom.XMLDesc(0))
+            for tag in ("memory", "currentMemory"):
+                element = root.find(tag)
+                if element is not None:
+                    element.set("unit", "KiB")
+                    element.text = str(itype.memory_mib * 1024)
+            vcpu = root.find("vcpu")
+            if vcpu is not None:
+                vcpu.text = str(itype.vcpus)
+            recorded = root.find(f"metadata/{{{METADATA_NS}}}instance/{{{METADATA_NS}}}instance-type")
+            if recorded is not None:
+                recorded.text = itype.name
+            with libvirt_call(f"redefine the domain of {instance_id}", instance_id=instance_id):
+                dom = node.connection().defineXML(ET.tostring(root, encoding="unicode"))
+            return self._info(node, dom)
 
     def stop(self, instance_id: str, *, timeout: float = 60.0, force: bool = False) -> DomainState:
         """Power off: ACPI shutdown, then destroy after ``timeout`` seconds (at once with ``force``)."""

@@ -97,6 +97,7 @@ class InstanceInfo:
     mac: str = ""
     private_ip: str = ""
     launched_at: str = ""
+    network: str = ""  # the libvirt network its interface is on (which cloud it belongs to)
     # False for a domain with a silvereye name but without silvereye's metadata.
     recognised: bool = True
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from silvereye.compute import ids
@@ -25,6 +26,7 @@ from silvereye.compute.network_xml import ANCHOR_MAC, DhcpHost, Network, anchor_
 log = logging.getLogger(__name__)
 
 RESERVED_LOW = 4  # network, gateway, DNS, reserved for future use (as AWS does)
+RECENT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class InstanceNetwork:
         self.dns_domain = dns_domain
         self._lock = threading.Lock()
         self._pending: dict[str, Reservation] = {}
+        # Choices settled in the last RECENT_SECONDS: a launch that read the reservations just before
+        # another's landed must not pick the same address (libvirt refuses the second reservation).
+        self._recent: dict[str, tuple[Reservation, float]] = {}
 
     @classmethod
     def from_config(cls, cfg) -> InstanceNetwork:
@@ -121,24 +126,36 @@ class InstanceNetwork:
         """A fresh MAC and the lowest free address for an instance, avoiding ``taken``, choices
         handed out but not yet reserved, and, while others are free, addresses dnsmasq still
         has leased (to a MAC that is gone: it would not hand them to a new MAC before the lease
-        expires). Call :meth:`settle` once the choice is reserved (or failed)."""
+        expires) and addresses reserved moments ago (``taken`` may have been read before they
+        landed). Call :meth:`settle` once the choice is reserved (or failed)."""
         with self._lock:
+            now = time.monotonic()
+            self._recent = {k: v for k, v in self._recent.items() if now - v[1] < RECENT_SECONDS}
             busy = taken + list(self._pending.values())
-            macs = {r.mac for r in busy}
+            macs = {r.mac for r in busy} | {r.mac for r, _ in self._recent.values()}
             mac = ids.random_mac()
             while mac in macs:
                 mac = ids.random_mac()
-            try:
-                address = self.pick_address({r.ip for r in busy} | set(leased))
-            except AddressSpaceExhausted:
-                address = self.pick_address({r.ip for r in busy})
+            hard = {r.ip for r in busy}
+            address = None
+            for avoid in (hard | set(leased) | {r.ip for r, _ in self._recent.values()}, hard | set(leased), hard):
+                try:
+                    address = self.pick_address(avoid)
+                    break
+                except AddressSpaceExhausted:
+                    continue
+            if address is None:
+                address = self.pick_address(hard)  # raises: every address is reserved
             choice = Reservation(mac, address, instance_id)
             self._pending[instance_id] = choice
             return choice
 
-    def settle(self, instance_id: str) -> None:
+    def settle(self, instance_id: str, reserved: bool = False) -> None:
+        """The choice is no longer in flight; ``reserved`` when its reservation landed."""
         with self._lock:
-            self._pending.pop(instance_id, None)
+            choice = self._pending.pop(instance_id, None)
+            if choice is not None and reserved:
+                self._recent[instance_id] = (choice, time.monotonic())
 
     def pick_address(self, taken: set[str]) -> str:
         """The lowest usable address not in ``taken``."""

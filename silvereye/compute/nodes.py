@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from silvereye.compute import events
-from silvereye.compute.errors import ComputeError, NodeUnavailable, libvirt_call
+from silvereye.compute.errors import ComputeError, InstanceNotFound, NodeUnavailable, libvirt_call
 from silvereye.compute.hostfiles import Host, host_for_uri
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,8 @@ def surviving(domains, read):
         except libvirt.libvirtError as e:
             if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
                 raise
+        except InstanceNotFound:  # libvirt_call's translation when it knew the instance
+            continue
         except ComputeError as e:  # libvirt_call's translation of the same error
             if getattr(e, "code", None) != libvirt.VIR_ERR_NO_DOMAIN:
                 raise

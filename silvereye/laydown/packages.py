@@ -43,8 +43,9 @@ COMPONENTS: dict[str, dict[str, list[str]]] = {
     },
     # Real peers the test suite runs against.
     "test-peers": {
-        "debian": ["openssh-server", "postgresql", "s3cmd"],
-        "el": ["openssh-server", "postgresql-server", "s3cmd"],
+        # putty-tools: puttygen reads the .ppk private keys CreateKeyPair hands out.
+        "debian": ["openssh-server", "postgresql", "s3cmd", "putty-tools"],
+        "el": ["openssh-server", "postgresql-server", "s3cmd", "putty"],
     },
     # Load generators and baselines the benchmarks in bench/ measure against.
     "bench": {

@@ -107,6 +107,7 @@ SERVICE_PACKAGES = [
     "silvereye.services.iam",
     "silvereye.services.sts",
     "silvereye.services.s3",
+    "silvereye.services.ec2",
 ]
 
 

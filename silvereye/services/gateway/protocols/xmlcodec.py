@@ -12,6 +12,8 @@ request body cannot expand entities (billion laughs) or reach files.
 
 from __future__ import annotations
 
+import functools
+
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
@@ -98,11 +100,18 @@ OUTPUT_LOCATIONS = ("header", "headers", "statusCode")
 
 def body_members(shape, bound=INPUT_LOCATIONS):
     """Members of a structure that live in the XML body rather than in a ``bound`` location."""
-    return [
+    return _body_members(shape, bound)
+
+
+@functools.lru_cache(maxsize=4096)
+def _body_members(shape, bound) -> tuple:
+    # Cached per shape object (botocore caches each shape's members): a response of 500 EC2
+    # instances writes some 16,000 structures, and listing their members dominated its cost.
+    return tuple(
         (name, member)
         for name, member in shape.members.items()
         if member.serialization.get("location") not in bound
-    ]
+    )
 
 
 class XmlWriter:
