@@ -32,6 +32,7 @@ from silvereye.compute import (
     LaunchRequest,
 )
 from silvereye.compute import instance_types
+from silvereye.services.ec2 import hooks
 from silvereye.services.ec2 import reconcile as rules
 from silvereye.services.ec2.models import bundles, images
 from silvereye.services.ec2.models import instances as records
@@ -109,6 +110,8 @@ def launch(rt: Ec2Runtime, instance_id: str) -> None:
         moved = records.transition(conn, instance_id, "running", expect=("pending",), **_where(info))
         if not moved:  # terminated (or stopped) while it launched: keep where it is, the queued op follows
             conn.execute(records.t.update().where(records.t.c.id == instance_id).values(**_where(info)))
+    if moved:
+        hooks.fire(rt, "running", instance_id)
 
 
 def _failed(rt: Ec2Runtime, instance_id: str, reason: tuple[str, str]) -> None:
@@ -117,7 +120,9 @@ def _failed(rt: Ec2Runtime, instance_id: str, reason: tuple[str, str]) -> None:
     except ComputeError as e:
         log.warning("cleaning up after the failed launch of %s: %s", instance_id, e)
     with _write(rt) as conn:
-        records.transition(conn, instance_id, "terminated", expect=("pending", "shutting-down"), reason=reason)
+        moved = records.transition(conn, instance_id, "terminated", expect=("pending", "shutting-down"), reason=reason)
+    if moved:
+        hooks.fire(rt, "terminated", instance_id)
 
 
 # -- lifecycle --------------------------------------------------------------------------------
@@ -130,7 +135,9 @@ def stop(rt: Ec2Runtime, instance_id: str, force: bool = False) -> None:
         _lost(rt, instance_id)
         return
     with _write(rt) as conn:
-        records.transition(conn, instance_id, "stopped", expect=("stopping",), reason=records.USER_SHUTDOWN)
+        moved = records.transition(conn, instance_id, "stopped", expect=("stopping",), reason=records.USER_SHUTDOWN)
+    if moved:
+        hooks.fire(rt, "stopped", instance_id)
 
 
 def start(rt: Ec2Runtime, instance_id: str) -> None:
@@ -147,7 +154,9 @@ def start(rt: Ec2Runtime, instance_id: str) -> None:
                                reason=(records.NO_CAPACITY, f"{records.NO_CAPACITY}: {e}"))
         return
     with _write(rt) as conn:
-        records.transition(conn, instance_id, "running", expect=("pending",), **_where(described))
+        moved = records.transition(conn, instance_id, "running", expect=("pending",), **_where(described))
+    if moved:
+        hooks.fire(rt, "running", instance_id)
 
 
 def reboot(rt: Ec2Runtime, instance_id: str) -> None:
@@ -160,13 +169,17 @@ def reboot(rt: Ec2Runtime, instance_id: str) -> None:
 def terminate(rt: Ec2Runtime, instance_id: str) -> None:
     rt.driver.terminate(instance_id)
     with _write(rt) as conn:
-        records.transition(conn, instance_id, "terminated", expect=("shutting-down",))
+        moved = records.transition(conn, instance_id, "terminated", expect=("shutting-down",))
+    if moved:
+        hooks.fire(rt, "terminated", instance_id)
 
 
 def _lost(rt: Ec2Runtime, instance_id: str) -> None:
     rt.driver.terminate(instance_id)
     with _write(rt) as conn:
-        records.transition(conn, instance_id, "terminated", expect=records.LIVE_STATES, reason=rules.LOST)
+        moved = records.transition(conn, instance_id, "terminated", expect=records.LIVE_STATES, reason=rules.LOST)
+    if moved:
+        hooks.fire(rt, "terminated", instance_id)
 
 
 def change_type(rt: Ec2Runtime, instance_id: str, instance_type: str) -> None:
@@ -212,7 +225,9 @@ def _act(rt: Ec2Runtime, row: Any, action: rules.Action, info: InstanceInfo | No
              info.state.state if info else rules.ABSENT, action.kind)
     if action.kind == "adopt" and info is not None:
         with _write(rt) as conn:
-            records.transition(conn, iid, "running", expect=(row.state,), **_where(info))
+            moved = records.transition(conn, iid, "running", expect=(row.state,), **_where(info))
+        if moved:
+            hooks.fire(rt, "running", iid)
     elif action.kind == "relaunch":
         rt.driver.terminate(iid)  # leftovers of the lost launch: reservation, files
         launch(rt, iid)
@@ -222,8 +237,10 @@ def _act(rt: Ec2Runtime, row: Any, action: rules.Action, info: InstanceInfo | No
         stop(rt, iid)
     elif action.kind == "stopped":
         with _write(rt) as conn:
-            records.transition(conn, iid, "stopped", expect=(row.state,), reason=action.reason,
-                               transition_reason=action.transition_reason)
+            moved = records.transition(conn, iid, "stopped", expect=(row.state,), reason=action.reason,
+                                       transition_reason=action.transition_reason)
+        if moved:
+            hooks.fire(rt, "stopped", iid)
     elif action.kind == "terminate":
         if row.state != "shutting-down":
             with _write(rt) as conn:
@@ -234,7 +251,9 @@ def _act(rt: Ec2Runtime, row: Any, action: rules.Action, info: InstanceInfo | No
     elif action.kind == "terminated":
         rt.driver.terminate(iid)
         with _write(rt) as conn:
-            records.transition(conn, iid, "terminated", expect=(row.state,), reason=action.reason)
+            moved = records.transition(conn, iid, "terminated", expect=(row.state,), reason=action.reason)
+        if moved:
+            hooks.fire(rt, "terminated", iid)
 
 
 def settle(rt: Ec2Runtime, instance_id: str, starting: bool = False) -> None:

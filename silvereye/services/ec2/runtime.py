@@ -29,6 +29,7 @@ from typing import Any
 
 from silvereye.compute import ComputeDriver
 from silvereye.compute.nodes import LOCAL_NODE, Node
+from silvereye.services.ec2 import hooks
 from silvereye.services.gateway.errors import ServiceError
 
 log = logging.getLogger("silvereye.ec2")
@@ -165,6 +166,7 @@ class Ec2Runtime:
             if self.network_ready:
                 return
             self.driver.setup()
+            hooks.network_ready(self)  # features put their host state back before anything runs
             self.network_ready = True
         for listener in list(self.network_listeners):
             try:
