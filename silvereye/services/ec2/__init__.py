@@ -4,8 +4,11 @@ Layout (mirror style: state and rules in ``models``, one module of
 operations per kind of resource in ``handlers``)::
 
     models/     instances (records, state machine), launch (RunInstances checks), images, bundles (S3 image
-                format), system_images, key_pairs, tags (+ taggables), vpc, security_groups, zones, common
-    handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups
+                format), system_images, key_pairs, tags (+ taggables), vpc, security_groups, zones, common,
+                volumes and snapshots (EBS records)
+    handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups,
+                volumes, snapshots
+    ebs, snapshot_store     volume files and snapshot objects: background work, records kept true to disks
     filters, pagination     AWS's Filter and MaxResults/NextToken semantics, for every Describe
     authorize               IAM over EC2 ARNs, UnauthorizedOperation, DryRun
     runtime                 the compute driver and per-instance background work
@@ -31,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from silvereye.services.ec2 import controller, tables
+from silvereye.services.ec2 import controller, ebs, tables
 from silvereye.services.ec2.authorize import ec2_authorize
 from silvereye.services.ec2.handlers import (
     attributes,
@@ -41,11 +44,15 @@ from silvereye.services.ec2.handlers import (
     lifecycle,
     regions,
     security_groups,
+    snapshots,
     tags,
     vpc,
+    volumes,
 )
 from silvereye.services.ec2.models import images as image_models
 from silvereye.services.ec2.models import instances as records
+from silvereye.services.ec2.models import snapshots as snapshot_models
+from silvereye.services.ec2.models import volumes as volume_models
 from silvereye.services.ec2.models import taggables  # noqa: F401 - registers what CreateTags can tag
 from silvereye.services.ec2.models import tags as tag_models
 from silvereye.services.ec2.runtime import Ec2Runtime, register, unregister
@@ -120,6 +127,7 @@ def housekeep(rt: Ec2Runtime) -> None:
                 rt.driver.images.remove(cached)
         except FileNotFoundError:
             pass
+    ebs.housekeep(rt)  # volumes settled with their files, deleted volumes and snapshots removed
 
 
 async def _housekeeping(gateway: Any, rt: Ec2Runtime) -> None:
@@ -164,6 +172,10 @@ def _describe(conn: sa.Connection, account_id: str) -> list[str]:
         n = conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.account_id == account_id, where)).scalar_one()
         if n:
             out.append(f"{n} {what}{'s' if n != 1 else ''}")
+    for what, n in (("EBS volume", volume_models.count(conn, account_id)),
+                    ("EBS snapshot", snapshot_models.count(conn, account_id))):
+        if n:
+            out.append(f"{n} {what}{'s' if n != 1 else ''}")
     return out
 
 
@@ -173,6 +185,8 @@ def _purge(conn: sa.Connection, account_id: str) -> None:
     their records then expire like any terminated instance's."""
     image_models.purge(conn, account_id)
     tag_models.purge(conn, account_id)
+    volume_models.purge(conn, account_id)  # housekeeping removes the files and objects
+    snapshot_models.purge(conn, account_id)
     i = tables.instances
     conn.execute(sa.update(i).where(i.c.account_id == account_id, i.c.state.in_(records.LIVE_STATES))
                  .values(state="shutting-down", state_reason_code=records.USER_SHUTDOWN[0],
@@ -197,7 +211,7 @@ SERVICE = Service(
     iam_prefix="ec2",
     euca_path="/services/compute",
     handlers=collect_handlers("ec2", attributes, images, instances, key_pairs, lifecycle, regions, security_groups,
-                              tags, vpc),
+                              snapshots, tags, vpc, volumes),
     authorize=ec2_authorize,
     startup=[_startup],
     shutdown=[_shutdown],

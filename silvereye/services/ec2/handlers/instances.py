@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from silvereye.compute import ComputeError, ids
 from silvereye.services.ec2 import controller, errors, filters, pagination
-from silvereye.services.ec2.models import images, launch, tags, vpc, zones
+from silvereye.services.ec2.models import images, launch, tags, volumes, vpc, zones
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.models.common import dumps, loads, new_id, now, utc
 from silvereye.services.ec2.runtime import Ec2Runtime, runtime_for
@@ -44,7 +44,10 @@ def presentation(ctx: RequestContext, conn: sa.Connection, rows: list[Any]) -> r
 def shapes(ctx: RequestContext, conn: sa.Connection, rows: list[Any]) -> dict[str, dict[str, Any]]:
     p = presentation(ctx, conn, rows)
     tag_maps = tags.of(conn, ctx.account_id, [r.id for r in rows])
-    return {r.id: records.shape(r, tag_maps.get(r.id), p) for r in rows}
+    out = {r.id: records.shape(r, tag_maps.get(r.id), p) for r in rows}
+    for instance_id, attached in volumes.attached_to(conn, list(out)).items():
+        out[instance_id]["BlockDeviceMappings"] = volumes.block_device_mappings(attached)
+    return out
 
 
 @helper

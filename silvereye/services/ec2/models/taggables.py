@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from silvereye.services.ec2 import errors
-from silvereye.services.ec2.models import images, security_groups, vpc
+from silvereye.services.ec2.models import images, security_groups, snapshots, volumes, vpc
 from silvereye.services.ec2.models.tags import Taggable, register
 from silvereye.services.ec2.tables import instances, key_pairs
 
@@ -39,3 +39,20 @@ register(Taggable("key", "key-pair", _key_pair, errors.key_pair_id_not_found))
 register(Taggable("vpc", "vpc", _network, errors.vpc_not_found))
 register(Taggable("subnet", "subnet", _network, errors.subnet_not_found))
 register(Taggable("sg", "security-group", _network, errors.group_id_not_found))
+
+
+def _volume(conn: sa.Connection, account_id: str, resource_id: str, _cfg: Any) -> bool:
+    row = volumes.get(conn, resource_id)
+    return row is not None and row.account_id == account_id and row.state in volumes.LIVE
+
+
+def _snapshot(conn: sa.Connection, account_id: str, resource_id: str, _cfg: Any) -> bool:
+    try:
+        snapshots.readable(conn, account_id, resource_id)
+    except Exception:  # noqa: BLE001 - NotFound: not this account's to tag
+        return False
+    return True
+
+
+register(Taggable("vol", "volume", _volume, volumes.not_found))
+register(Taggable("snap", "snapshot", _snapshot, snapshots.not_found))

@@ -1,0 +1,217 @@
+"""The disk side of EC2 volumes: the runtime's Volumes and Snapshots, the slow work, and keeping records true.
+
+Handlers write a record first (``creating``, ``deleting``, ``detaching``)
+and hand the file work to the runtime's executor under the volume's id, so
+work on one volume never overlaps; the job moves the record on when the
+disk layer is done. :func:`settle` compares every record with the files
+and libvirt's attachments (:meth:`Volumes.list`): it runs when the storage
+is first used after a start and at each housekeeping round, finishing what
+a crash interrupted and correcting any record the disk layer contradicts.
+When an instance is terminated (a hook), its volumes become available, or
+go, if marked DeleteOnTermination.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from silvereye.compute import ComputeError
+from silvereye.compute.snapshots import Snapshots
+from silvereye.compute.volumes import DetachTimeout, VolumeExists, VolumeNotAttached, VolumeNotFound, Volumes
+from silvereye.services.ec2 import hooks
+from silvereye.services.ec2.models import tags
+from silvereye.services.ec2.models import volumes as records
+from silvereye.services.ec2.runtime import Ec2Runtime
+
+log = logging.getLogger("silvereye.ec2")
+
+
+@dataclass
+class Storage:
+    volumes: Volumes
+    snapshots: Snapshots
+
+
+_storages: "weakref.WeakKeyDictionary[Ec2Runtime, Storage]" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def storage(rt: Ec2Runtime) -> Storage:
+    """The runtime's volumes and snapshots; the first call after a start recovers and settles them."""
+    with _lock:
+        found = _storages.get(rt)
+        if found is not None:
+            return found
+        vols = Volumes(rt.driver)
+        found = Storage(vols, Snapshots(vols))
+        _storages[rt] = found
+    try:
+        fixed = found.snapshots.recover()
+        if fixed:
+            log.info("merged back the snapshot overlays a crash left on %s", ", ".join(fixed))
+        settle(rt)
+    except ComputeError as e:  # libvirt down: housekeeping settles later
+        log.warning("could not settle volumes with the disk layer: %s", e)
+    return found
+
+
+# -- jobs --------------------------------------------------------------------------------
+
+
+def _set(rt: Ec2Runtime, volume_id: str, **values: Any) -> None:
+    with rt.store.write() as conn:
+        records.update(conn, volume_id, **values)
+
+
+def create(rt: Ec2Runtime, volume_id: str, source: Any = None) -> None:
+    """Make a ``creating`` volume's file (``source``: a callable giving the snapshot's bytes as a path
+    or chunks, for a volume from a snapshot), then mark it available; ``error`` if it cannot be made."""
+    st = storage(rt)
+    with rt.store.read() as conn:
+        row = records.get(conn, volume_id)
+    if row is None or row.state != "creating":
+        return
+    size = row.size * records.GIB
+    try:
+        try:
+            if row.snapshot_id:
+                from silvereye.services.ec2 import snapshot_store
+
+                snapshot_store.restore(rt, row.snapshot_id, volume_id, size)
+            else:
+                st.volumes.create(volume_id, size)
+        except VolumeExists:  # made before a crash took the record's update with it
+            if st.volumes.describe(volume_id).size != size:
+                raise
+    except Exception as e:  # noqa: BLE001 - the record says what went wrong
+        log.warning("volume %s could not be created: %s", volume_id, e)
+        _set(rt, volume_id, state="error", error_message=str(e)[:500])
+        return
+    with rt.store.write() as conn:
+        current = records.get(conn, volume_id)
+        if current is not None and current.state == "creating":
+            records.update(conn, volume_id, state="available")
+    if current is None or current.state == "deleting":
+        rt.submit(volume_id, delete, rt, volume_id)
+
+
+def delete(rt: Ec2Runtime, volume_id: str) -> None:
+    """Remove a ``deleting`` volume's file (unplugging it first if it is still attached) and its record."""
+    st = storage(rt)
+    try:
+        info = st.volumes.describe(volume_id)
+        if info.attachment is not None:
+            st.volumes.detach(volume_id, force=True)
+        st.volumes.delete(volume_id)
+    except VolumeNotFound:
+        pass
+    except ComputeError as e:
+        log.warning("volume %s could not be deleted yet (%s); housekeeping tries again", volume_id, e)
+        return
+    with rt.store.write() as conn:
+        conn.execute(sa.delete(records.v).where(records.v.c.id == volume_id, records.v.c.state == "deleting"))
+        tags.remove_all(conn, [volume_id])
+
+
+def detach(rt: Ec2Runtime, volume_id: str, instance_id: str, force: bool) -> None:
+    """Unplug a ``detaching`` volume; a guest that does not let go leaves it attached."""
+    st = storage(rt)
+    try:
+        info = st.volumes.detach(volume_id, instance_id=instance_id, force=force)
+    except VolumeNotAttached:
+        info = None
+    except (VolumeNotFound, DetachTimeout, ComputeError) as e:
+        log.warning("detaching %s from %s: %s", volume_id, instance_id, e)
+        with rt.store.write() as conn:
+            row = records.get(conn, volume_id)
+            if row is not None and row.attach_state == "detaching":
+                records.update(conn, volume_id, attach_state="attached")
+        return
+    with rt.store.write() as conn:
+        row = records.get(conn, volume_id)
+        if row is None or row.instance_id != instance_id:
+            return
+        if info is None or info.attachment is None:
+            records.mark_detached(conn, volume_id)
+        # else: forced, the guest still holds it; settle() finishes once it lets go
+
+
+def grow(rt: Ec2Runtime, volume_id: str) -> None:
+    """Carry out a ModifyVolume: grow the file (live when attached), then record the new figures."""
+    with rt.store.read() as conn:
+        row = records.get(conn, volume_id)
+    mod = records.loads(row.modification) if row is not None else None
+    if not mod or mod["state"] != "modifying":
+        return
+    error = None
+    try:
+        storage(rt).volumes.grow(volume_id, mod["target"]["size"] * records.GIB)
+    except ComputeError as e:
+        error = str(e)
+    with rt.store.write() as conn:
+        records.finish_modification(conn, volume_id, error)
+
+
+# -- keeping records true ---------------------------------------------------------------------
+
+
+def settle(rt: Ec2Runtime) -> None:
+    """Make every volume record agree with the disk layer, and restart the work a crash interrupted."""
+    st = _storages[rt]
+    found = {info.volume_id: info for info in st.volumes.list()}
+    with rt.store.write() as conn:
+        rows = list(conn.execute(sa.select(records.v)))
+        for row in rows:
+            if rt.busy(row.id) or row.state in ("creating", "deleting"):
+                continue
+            info = found.get(row.id)
+            if info is None:
+                if row.state != "error":
+                    log.warning("volume %s has no file; it is marked error", row.id)
+                    records.update(conn, row.id, state="error", error_message="the volume's file is missing",
+                                   instance_id=None, device=None, attach_state=None)
+                continue
+            att = info.attachment
+            if att is None and row.instance_id and row.attach_state != "attaching":
+                records.mark_detached(conn, row.id)
+            elif att is not None and (row.instance_id != att.instance_id or row.state != "in-use"):
+                device = row.device if row.instance_id == att.instance_id and row.device else att.device
+                records.mark_attached(conn, row.id, att.instance_id, device, att.state)
+            elif att is not None and row.attach_state != att.state and row.attach_state != "detaching":
+                records.update(conn, row.id, attach_state=att.state)
+    for row in rows:
+        if row.state == "creating" and not rt.busy(row.id):
+            rt.submit(row.id, create, rt, row.id)
+        elif row.state == "deleting" and not rt.busy(row.id):
+            rt.submit(row.id, delete, rt, row.id)
+
+
+def housekeep(rt: Ec2Runtime) -> None:
+    storage(rt)  # settles on first use
+    settle(rt)
+    from silvereye.services.ec2 import snapshot_store
+
+    snapshot_store.housekeep(rt)
+
+
+def _instance_terminated(rt: Ec2Runtime, instance_id: str) -> None:
+    """Its volumes are free again; those marked DeleteOnTermination go."""
+    doomed = []
+    with rt.store.write() as conn:
+        for row in records.attached_to(conn, [instance_id]).get(instance_id, []):
+            if row.delete_on_termination:
+                records.update(conn, row.id, state="deleting", instance_id=None, device=None, attach_state=None)
+                doomed.append(row.id)
+            else:
+                records.mark_detached(conn, row.id)
+    for volume_id in doomed:
+        rt.submit(volume_id, delete, rt, volume_id)
+
+
+hooks.on("terminated", _instance_terminated)

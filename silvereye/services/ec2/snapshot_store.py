@@ -1,0 +1,155 @@
+"""Snapshots' bytes in the system bucket: taking, copying, restoring and removing them in the background.
+
+Like Walrus held EBS snapshots for Eucalyptus, every snapshot is an object of
+the cloud's own S3 bucket (:data:`~.models.snapshots.BUCKET`). Taking one
+freezes the volume crash-consistently (:meth:`Snapshots.create`), and the
+resulting file is renamed into S3's blob store rather than copied again
+(``put_file(move=True)``). Progress goes to the record as it is made: the
+disk copy is the first 90%, storing the rest. A copy is the same bytes
+under a new key; a restore feeds the object to ``qemu-img convert``
+straight from S3's open file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from silvereye.services.ec2.models import snapshots as records
+from silvereye.services.ec2.models import tags
+from silvereye.services.ec2.models.common import now, utc
+from silvereye.services.ec2.runtime import Ec2Runtime
+from silvereye.services.s3 import internal
+
+log = logging.getLogger("silvereye.ec2")
+
+COPY_SHARE = 90  # percent of a snapshot's progress that is the disk copy
+STALE = dt.timedelta(minutes=2)  # a pending snapshot no job holds for this long was orphaned by a crash
+
+
+def _progress(rt: Ec2Runtime, snapshot_id: str, share: int = COPY_SHARE):  # noqa: ANN202
+    last = [-1]
+
+    def report(fraction: float) -> None:
+        percent = int(fraction * share)
+        if percent != last[0]:
+            last[0] = percent
+            with rt.store.write() as conn:
+                records.update(conn, snapshot_id, progress=percent)
+
+    return report
+
+
+def _finish(rt: Ec2Runtime, snapshot_id: str, size: int) -> None:
+    """Complete the record, unless it was deleted meanwhile: then the object goes too."""
+    with rt.store.write() as conn:
+        row = records.get(conn, snapshot_id)
+        if row is not None and row.state == "pending":
+            records.update(conn, snapshot_id, state="completed", progress=100, completed=now(), size=size)
+            return
+    internal.delete_object(rt.store, rt.cfg, records.BUCKET, records.object_key(snapshot_id))
+
+
+def _fail(rt: Ec2Runtime, snapshot_id: str, error: Exception) -> None:
+    log.warning("snapshot %s failed: %s", snapshot_id, error)
+    with rt.store.write() as conn:
+        records.update(conn, snapshot_id, state="error", error_message=str(error)[:500])
+
+
+def take(rt: Ec2Runtime, snapshot_id: str) -> None:
+    """Snapshot a volume (crash-consistent even while a guest writes to it) into the system bucket."""
+    from silvereye.services.ec2 import ebs
+
+    with rt.store.read() as conn:
+        row = records.get(conn, snapshot_id)
+    if row is None or row.state != "pending":
+        return
+    image = None
+    try:
+        image = ebs.storage(rt).snapshots.create(row.volume_id, snapshot_id, progress=_progress(rt, snapshot_id))
+        internal.ensure_system_bucket(rt.store, rt.cfg, records.BUCKET)
+        stored = internal.put_file(rt.store, rt.cfg, records.BUCKET, records.object_key(snapshot_id), image.path,
+                                   content_type="application/x-qcow2", move=True,
+                                   metadata={"volume-id": row.volume_id, "volume-size": str(image.volume_size)})
+    except Exception as e:  # noqa: BLE001 - the record says what went wrong
+        _fail(rt, snapshot_id, e)
+        return
+    finally:
+        if image is not None:
+            image.discard()
+    _finish(rt, snapshot_id, stored.size)
+
+
+def _counted(chunks: Iterator[bytes], total: int, report: Any) -> Iterator[bytes]:
+    done = 0
+    for chunk in chunks:
+        done += len(chunk)
+        report(done / total if total else 1.0)
+        yield chunk
+
+
+def copy(rt: Ec2Runtime, snapshot_id: str, source_id: str) -> None:
+    """CopySnapshot's work: the source's object, byte for byte, under the new snapshot's key."""
+    with rt.store.read() as conn:
+        row = records.get(conn, snapshot_id)
+    if row is None or row.state != "pending":
+        return
+    try:
+        with internal.open_object(rt.store, rt.cfg, records.BUCKET, records.object_key(source_id)) as reader:
+            chunks = _counted(reader.iter_chunks(8 << 20), reader.size, _progress(rt, snapshot_id, 99))
+            stored = internal.put_chunks(rt.store, rt.cfg, records.BUCKET, records.object_key(snapshot_id), chunks,
+                                         content_type="application/x-qcow2", metadata=dict(reader.info.metadata))
+    except Exception as e:  # noqa: BLE001
+        _fail(rt, snapshot_id, e)
+        return
+    _finish(rt, snapshot_id, stored.size)
+
+
+def restore(rt: Ec2Runtime, snapshot_id: str, volume_id: str, size: int) -> None:
+    """Make volume ``volume_id`` (``size`` bytes) from a stored snapshot, byte for byte."""
+    from silvereye.services.ec2 import ebs
+
+    snaps = ebs.storage(rt).snapshots
+    with internal.open_object(rt.store, rt.cfg, records.BUCKET, records.object_key(snapshot_id)) as reader:
+        try:
+            source: Any = Path(reader.path)  # one blob: qemu-img reads S3's open file directly
+        except ValueError:
+            source = reader.iter_chunks(8 << 20)
+        snaps.restore(volume_id, source, size)
+
+
+def remove(rt: Ec2Runtime, snapshot_id: str) -> None:
+    """Delete a ``deleting`` snapshot's object, then its record, grants and tags."""
+    internal.delete_object(rt.store, rt.cfg, records.BUCKET, records.object_key(snapshot_id))
+    with rt.store.write() as conn:
+        conn.execute(sa.delete(records.s).where(records.s.c.id == snapshot_id, records.s.c.state == "deleting"))
+        records.revoke(conn, snapshot_id)
+        tags.remove_all(conn, [snapshot_id])
+
+
+def _has_object(rt: Ec2Runtime, snapshot_id: str) -> bool:
+    try:
+        return internal.head(rt.store, records.BUCKET, records.object_key(snapshot_id)) is not None
+    except Exception:  # noqa: BLE001 - no bucket yet: no object
+        return False
+
+
+def housekeep(rt: Ec2Runtime) -> None:
+    """Remove deleted snapshots' objects; settle snapshots a crash left pending."""
+    with rt.store.read() as conn:
+        rows = list(conn.execute(sa.select(records.s).where(records.s.c.state.in_(("deleting", "pending")))))
+    for row in rows:
+        if row.state == "deleting":
+            if not rt.busy(row.id):
+                rt.submit(row.id, remove, rt, row.id)
+        elif not rt.busy(row.volume_id) and not rt.busy(row.id) and now() - utc(row.created) > STALE:
+            with rt.store.write() as conn:
+                if _has_object(rt, row.id):
+                    records.update(conn, row.id, state="completed", progress=100, completed=now())
+                else:
+                    records.update(conn, row.id, state="error", error_message="the server stopped while it was taken")
