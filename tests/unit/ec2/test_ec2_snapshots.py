@@ -178,3 +178,28 @@ def test_filters_and_pages(server, ec2, written):
 def test_a_snapshot_of_a_missing_volume_errors(server, ec2):
     with aws_error("InvalidVolume.NotFound"):
         ec2.create_snapshot(VolumeId="vol-0123456789abcdef0")
+
+
+def test_deleting_an_account_names_then_removes_its_volumes_and_snapshots(server):
+    import pytest as _pytest
+
+    from silvereye.errors import SilvereyeError
+    from silvereye.services.ec2 import housekeep
+    from silvereye.services.iam import accounts
+
+    keys = server.account("leaving")
+    ec2 = server.client("ec2", keys)
+    vid = ec2.create_volume(AvailabilityZone="silvereye-1a", Size=1)["VolumeId"]
+    server.settle()
+    sid = ec2.create_snapshot(VolumeId=vid)["SnapshotId"]
+    server.settle()
+    with server.store.write() as conn, _pytest.raises(SilvereyeError, match="1 EBS volume, 1 EBS snapshot"):
+        accounts.delete(conn, "leaving")
+    with server.store.write() as conn:
+        accounts.delete(conn, "leaving", force=True)
+    housekeep(server.runtime)
+    server.settle()
+    assert not (server.config.volumes_path / f"{vid}.qcow2").exists()
+    assert internal.head(server.store, records.BUCKET, records.object_key(sid)) is None
+    with server.store.read() as conn:
+        assert records.get(conn, sid) is None

@@ -102,6 +102,12 @@ def test_grow_only_and_its_modification(server, ec2):
     assert int(qemu_img_info(path, "qcow2")["virtual-size"]) == 3 * GiB
     mods = ec2.describe_volumes_modifications(VolumeIds=[vid])["VolumesModifications"]
     assert mods[0]["ModificationState"] == "completed" and mods[0]["TargetSize"] == 3
+    ec2.modify_volume(VolumeId=vid, VolumeType="gp3", Iops=5000)
+    server.settle()
+    got = volume(ec2, vid)
+    assert (got["Size"], got["VolumeType"], got["Iops"], got["Throughput"]) == (3, "gp3", 5000, 125)
+    with aws_error("InvalidParameterValue", match="same"):
+        ec2.modify_volume(VolumeId=vid, Size=3)
 
 
 def test_filters_pages_status_and_attributes(server, ec2):

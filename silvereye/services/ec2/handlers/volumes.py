@@ -220,11 +220,10 @@ def modify_volume(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
             raise errors.invalid_parameter(f"New size cannot be smaller than existing size of {row.size}GiB for "
                                            f"volume {volume_id}; volumes only grow.")
         vtype = params.get("VolumeType") or row.volume_type
-        keep = vtype == row.volume_type
-        iops, throughput = params.get("Iops"), params.get("Throughput")
-        vtype, iops, throughput = records.performance(
-            vtype, size, iops if iops is not None or not keep or vtype in ("gp2",) else row.iops,
-            throughput if throughput is not None or not keep else row.throughput)
+        same = vtype == row.volume_type  # unchanged figures carry over; gp2's follow its size
+        iops = params.get("Iops", row.iops if same and vtype != "gp2" else None)
+        throughput = params.get("Throughput", row.throughput if same else None)
+        vtype, iops, throughput = records.performance(vtype, size, iops, throughput)
         records.check_size(size, vtype)
         if (size, vtype, iops, throughput) == (row.size, row.volume_type, row.iops, row.throughput):
             raise errors.invalid_parameter(f"New configuration of volume {volume_id} is the same as the existing one.")

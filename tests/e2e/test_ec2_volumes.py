@@ -1,0 +1,174 @@
+"""EBS volumes and snapshots as a user lives them, through the real server with boto3, on QEMU (TCG) guests.
+
+Two tiny instances; a 1 GiB volume attached to the first while it runs, a
+pattern written by the guest onto the device, detached, attached to the
+second: the pattern is there. A snapshot of it (taken while the second
+guest runs with it attached), a new volume from the snapshot on the first:
+the same pattern. Attaching an attached volume and deleting an in-use one
+get EC2's errors and change nothing; a volume attached to a stopped
+instance shows up when it starts; terminating an instance frees its volumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+import pytest
+
+from tests.e2e.ec2_cloud import cloud  # noqa: F401 - a fixture
+from tests.e2e.ec2_cloud import BOOT_LINE, host_key_from_console, instance, ssh, wait_console, wait_state
+
+pytestmark = pytest.mark.e2e
+
+MiB = 1 << 20
+
+
+def wait_volume(ec2, volume_id: str, state: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+        if found["State"] == state and all(a["State"] == "attached" for a in found["Attachments"]):
+            return found
+        assert time.monotonic() < deadline, f"{volume_id} is {found['State']}, not {state}: {found}"
+        time.sleep(0.5)
+
+
+def wait_snapshot(ec2, snapshot_id: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
+        if found["State"] != "pending":
+            return found
+        assert time.monotonic() < deadline, f"{snapshot_id} is still pending at {found['Progress']}"
+        time.sleep(0.5)
+
+
+def expect_error(code: str, call, **kw) -> None:
+    import botocore.exceptions
+
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        call(**kw)
+    assert info.value.response["Error"]["Code"] == code, info.value.response["Error"]
+
+
+class Shell:
+    """Root on a guest over SSH with the key pair, the host key read from its console."""
+
+    def __init__(self, ec2, instance_id: str, key_pem: str, after: int = 0):
+        self.instance_id = instance_id
+        self.address = wait_state(ec2, instance_id, "running")["PrivateIpAddress"]
+        self.key, self.host_key = key_pem, host_key_from_console(wait_console(ec2, instance_id, BOOT_LINE, after=after))
+
+    def __call__(self, command: str) -> str:
+        return ssh(self.address, self.key, self.host_key, command, timeout=120)
+
+    def device_of(self, volume_id: str, timeout: float = 60) -> str:
+        """The guest's name for a volume (vdb...), found by the serial EBS gives it (the id without its dash)."""
+        serial = volume_id.replace("-", "")
+        script = f'for d in /sys/block/vd*; do [ "$(cat $d/serial 2>/dev/null)" = {serial} ] && echo ${{d##*/}}; done; true'
+        deadline = time.monotonic() + timeout
+        while not (found := self(script).strip()):
+            assert time.monotonic() < deadline, f"{self.instance_id} never showed {volume_id}"
+            time.sleep(1)
+        return found
+
+    def gone(self, device: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self(f"test -e /sys/block/{device} && echo here || true").strip():
+            assert time.monotonic() < deadline, f"{device} is still in {self.instance_id}"
+            time.sleep(1)
+
+    def write_pattern(self, device: str, word: str) -> None:
+        self(f"yes {word} | head -c {4 * MiB} | dd of=/dev/{device} bs=1M seek=16 conv=fsync 2>/dev/null")
+
+    def pattern_sha256(self, device: str) -> str:
+        return self(f"dd if=/dev/{device} bs=1M skip=16 count=4 2>/dev/null | sha256sum").split()[0]
+
+
+def test_a_volume_moves_its_data_between_instances_and_through_a_snapshot(cloud):
+    tiny = cloud.install_tiny()
+    ec2 = cloud.server.client("ec2")
+    key = ec2.create_key_pair(KeyName="ebs-e2e")["KeyMaterial"]
+    run = dict(ImageId=tiny["image_id"], MinCount=1, MaxCount=1, InstanceType="t2.nano", KeyName="ebs-e2e")
+    first_id = ec2.run_instances(**run)["Instances"][0]["InstanceId"]
+    second_id = ec2.run_instances(**run)["Instances"][0]["InstanceId"]
+    zone = instance(ec2, first_id)["Placement"]["AvailabilityZone"]
+    first, second = Shell(ec2, first_id, key), Shell(ec2, second_id, key)
+    word = secrets.token_hex(8)
+    digest = hashlib.sha256(((word + "\n") * (4 * MiB))[:4 * MiB].encode()).hexdigest()
+
+    # A 1 GiB volume, attached to the running first instance; its guest writes the pattern.
+    vol = ec2.create_volume(AvailabilityZone=zone, Size=1, VolumeType="gp3",
+                            TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": "data"}]}])
+    vid = vol["VolumeId"]
+    wait_volume(ec2, vid, "available")
+    assert ec2.attach_volume(VolumeId=vid, InstanceId=first_id, Device="/dev/sdf")["State"] == "attached"
+    attached = wait_volume(ec2, vid, "in-use")
+    assert attached["Attachments"][0]["InstanceId"] == first_id and attached["Attachments"][0]["Device"] == "/dev/sdf"
+    mappings = instance(ec2, first_id)["BlockDeviceMappings"]
+    assert [(m["DeviceName"], m["Ebs"]["VolumeId"]) for m in mappings] == [("/dev/sdf", vid)]
+    dev = first.device_of(vid)
+    assert int(first(f"cat /sys/block/{dev}/size")) * 512 == 1 << 30
+    first.write_pattern(dev, word)
+    assert first.pattern_sha256(dev) == digest
+
+    # An attached volume cannot be attached again nor deleted: EC2's errors, nothing changed.
+    expect_error("VolumeInUse", ec2.attach_volume, VolumeId=vid, InstanceId=second_id, Device="/dev/sdg")
+    expect_error("VolumeInUse", ec2.delete_volume, VolumeId=vid)
+    still = ec2.describe_volumes(VolumeIds=[vid])["Volumes"][0]
+    assert still["State"] == "in-use" and still["Attachments"][0]["InstanceId"] == first_id
+    assert first(f"test -e /sys/block/{dev} && echo here").strip() == "here"
+    spare = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
+    wait_volume(ec2, spare, "available")
+    expect_error("InvalidParameterValue", ec2.attach_volume, VolumeId=spare, InstanceId=first_id, Device="/dev/sdf")
+    assert ec2.describe_volumes(VolumeIds=[spare])["Volumes"][0]["State"] == "available"
+
+    # Detach; attach to the second instance: the pattern is intact.
+    assert ec2.detach_volume(VolumeId=vid)["State"] == "detaching"
+    wait_volume(ec2, vid, "available")
+    first.gone(dev)
+    assert instance(ec2, first_id)["BlockDeviceMappings"] == []
+    ec2.attach_volume(VolumeId=vid, InstanceId=second_id, Device="/dev/xvdg")
+    dev = second.device_of(vid)
+    assert second.pattern_sha256(dev) == digest
+
+    # Snapshot it while attached to the running second instance; a volume from it has the same pattern.
+    snap = ec2.create_snapshot(VolumeId=vid, Description="pattern")
+    assert snap["State"] == "pending"
+    done = wait_snapshot(ec2, snap["SnapshotId"])
+    assert (done["State"], done["Progress"], done["VolumeSize"]) == ("completed", "100%", 1)
+    assert second.pattern_sha256(dev) == digest  # the guest still has its volume after the freeze and merge
+    copy = ec2.create_volume(AvailabilityZone=zone, SnapshotId=snap["SnapshotId"])["VolumeId"]
+    wait_volume(ec2, copy, "available")
+    ec2.attach_volume(VolumeId=copy, InstanceId=first_id, Device="/dev/sdh")
+    assert first.pattern_sha256(first.device_of(copy)) == digest
+
+    # A volume given to a stopped instance is there when it starts.
+    late = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
+    wait_volume(ec2, late, "available")
+    ec2.stop_instances(InstanceIds=[second_id])
+    wait_state(ec2, second_id, "stopped", timeout=180)
+    ec2.attach_volume(VolumeId=late, InstanceId=second_id, Device="/dev/sdi")
+    assert wait_volume(ec2, late, "in-use")["Attachments"][0]["InstanceId"] == second_id
+    ec2.start_instances(InstanceIds=[second_id])
+    second = Shell(ec2, second_id, key, after=1)
+    assert second.pattern_sha256(second.device_of(vid)) == digest
+    second.device_of(late)
+
+    # Terminating frees what was attached; then everything is deleted and no file is left.
+    ec2.terminate_instances(InstanceIds=[first_id, second_id])
+    wait_state(ec2, first_id, "terminated", timeout=180)
+    wait_state(ec2, second_id, "terminated", timeout=180)
+    for v in (vid, copy, late, spare):
+        wait_volume(ec2, v, "available")
+    for v in ec2.describe_volumes()["Volumes"]:
+        ec2.delete_volume(VolumeId=v["VolumeId"])
+    ec2.delete_snapshot(SnapshotId=snap["SnapshotId"])
+    assert ec2.describe_volumes()["Volumes"] == [] and ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+    volumes_dir = cloud.cfg.volumes_path
+    deadline = time.monotonic() + 60
+    while left := [p.name for p in volumes_dir.iterdir() if p.name.endswith(".qcow2")]:  # the files go in the background
+        assert time.monotonic() < deadline, f"volume files were left behind: {left}"
+        time.sleep(0.5)
