@@ -6,7 +6,8 @@ second: the pattern is there. A snapshot of it (taken while the second
 guest runs with it attached), a new volume from the snapshot on the first:
 the same pattern. Attaching an attached volume and deleting an in-use one
 get EC2's errors and change nothing; a volume attached to a stopped
-instance shows up when it starts; terminating an instance frees its volumes.
+instance shows up when it starts; terminating an instance frees its volumes and deletes those
+marked DeleteOnTermination.
 """
 
 from __future__ import annotations
@@ -157,12 +158,22 @@ def test_a_volume_moves_its_data_between_instances_and_through_a_snapshot(cloud)
     assert second.pattern_sha256(second.device_of(vid)) == digest
     second.device_of(late)
 
-    # Terminating frees what was attached; then everything is deleted and no file is left.
+    # Terminating frees what was attached, and deletes what was marked DeleteOnTermination;
+    # then everything is deleted and no file is left.
+    ec2.modify_instance_attribute(InstanceId=first_id, BlockDeviceMappings=[
+        {"DeviceName": "/dev/sdh", "Ebs": {"DeleteOnTermination": True}}])
+    marked = ec2.describe_instance_attribute(InstanceId=first_id, Attribute="blockDeviceMapping")["BlockDeviceMappings"]
+    assert [(m["DeviceName"], m["Ebs"]["VolumeId"], m["Ebs"]["DeleteOnTermination"]) for m in marked] == [
+        ("/dev/sdh", copy, True)]
     ec2.terminate_instances(InstanceIds=[first_id, second_id])
     wait_state(ec2, first_id, "terminated", timeout=180)
     wait_state(ec2, second_id, "terminated", timeout=180)
-    for v in (vid, copy, late, spare):
+    for v in (vid, late, spare):
         wait_volume(ec2, v, "available")
+    deadline = time.monotonic() + 60
+    while copy in [v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]]:
+        assert time.monotonic() < deadline, f"{copy} outlived its instance though marked DeleteOnTermination"
+        time.sleep(0.5)
     for v in ec2.describe_volumes()["Volumes"]:
         ec2.delete_volume(VolumeId=v["VolumeId"])
     ec2.delete_snapshot(SnapshotId=snap["SnapshotId"])

@@ -178,11 +178,12 @@ def settle(rt: Ec2Runtime) -> None:
                                    instance_id=None, device=None, attach_state=None)
                 continue
             att = info.attachment
-            if att is None and row.instance_id and row.attach_state != "attaching":
+            if att is None and row.instance_id:
                 records.mark_detached(conn, row.id)
             elif att is not None and (row.instance_id != att.instance_id or row.state != "in-use"):
                 device = row.device if row.instance_id == att.instance_id and row.device else att.device
-                records.mark_attached(conn, row.id, att.instance_id, device, att.state)
+                records.mark_attached(conn, row.id, att.instance_id, device, att.state,
+                                      delete_on_termination=bool(row.delete_on_termination))
             elif att is not None and row.attach_state != att.state and row.attach_state != "detaching":
                 records.update(conn, row.id, attach_state=att.state)
     for row in rows:
@@ -215,3 +216,33 @@ def _instance_terminated(rt: Ec2Runtime, instance_id: str) -> None:
 
 
 hooks.on("terminated", _instance_terminated)
+
+
+# -- for other features (EBS-backed instances and images) -------------------------------------------
+
+
+def volume_from_snapshot(rt: Ec2Runtime, account_id: str, snapshot_id: str, zone: str, *, size_gib: int | None = None,
+                         volume_type: str = "gp2", delete_on_termination: bool = False) -> str:
+    """A new volume of the account holding a snapshot the account may restore, made before this returns
+    (``available``); its id. EC2's errors for a snapshot not found or too large for ``size_gib``; a
+    ComputeError if the disk cannot be made (the record then says ``error``)."""
+    from silvereye.services.ec2 import errors
+    from silvereye.services.ec2.models import snapshots
+    from silvereye.services.ec2.models.common import new_id
+
+    volume_id = new_id("vol")
+    with rt.store.write() as conn:
+        snap = snapshots.restorable(conn, account_id, snapshot_id)
+        size = snap.volume_size if size_gib is None else size_gib
+        if size < snap.volume_size:
+            raise errors.invalid_parameter(f"Volume of {size}GiB is too small; minimum is {snap.volume_size}GiB.")
+        vtype, iops, throughput = records.performance(volume_type, size, None, None)
+        records.insert(conn, volume_id, account_id, zone, records.check_size(size, vtype), vtype, iops, throughput,
+                       snapshot_id)
+        records.update(conn, volume_id, delete_on_termination=delete_on_termination)
+    rt.submit(volume_id, create, rt, volume_id).result()
+    with rt.store.read() as conn:
+        row = records.get(conn, volume_id)
+    if row.state != "available":
+        raise ComputeError(f"volume {volume_id} could not be made from {snapshot_id}: {row.error_message}")
+    return volume_id

@@ -10,7 +10,6 @@ import subprocess
 
 import pytest
 
-from silvereye.compute.disks import qemu_img_info
 from silvereye.services.ec2.models import snapshots as records
 from silvereye.services.s3 import internal
 from tests.unit.ec2.harness import aws_error
@@ -19,10 +18,17 @@ MiB = 1 << 20
 
 
 def raw_sha256(path) -> str:
-    """The guest-visible bytes of a qcow2 file."""
-    out = subprocess.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", f"if={path}", "of=/dev/stdout", "bs=1M"],
-                         check=True, capture_output=True).stdout
-    return hashlib.sha256(out).hexdigest()
+    """The sha256 of the 8 MiB a guest sees at offset 100 MiB of a qcow2 volume."""
+    out = path.with_name(path.name + ".window")
+    try:
+        subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(path), str(out)], check=True)  # sparse
+        with open(out, "rb") as f:
+            f.seek(100 * MiB)
+            data = f.read(8 * MiB)
+    finally:
+        out.unlink(missing_ok=True)
+    assert len(data) == 8 * MiB
+    return hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +41,9 @@ def written(server, ec2, tmp_path_factory):
     data.write_bytes(os.urandom(8 * MiB))
     subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -s {data} {100 * MiB} {8 * MiB}", str(path)],
                    check=True, capture_output=True)
-    assert int(qemu_img_info(path, "qcow2")["actual-size"]) >= 8 * MiB  # the pattern is in
-    return vid, raw_sha256(path)
+    digest = hashlib.sha256(data.read_bytes()).hexdigest()
+    assert raw_sha256(path) == digest  # the pattern is in
+    return vid, digest
 
 
 def snapshot(ec2, snapshot_id):
@@ -203,3 +210,30 @@ def test_deleting_an_account_names_then_removes_its_volumes_and_snapshots(server
     assert internal.head(server.store, records.BUCKET, records.object_key(sid)) is None
     with server.store.read() as conn:
         assert records.get(conn, sid) is None
+
+
+def test_other_features_make_volumes_from_snapshots(server, ec2, acme, written):
+    """What RunInstances from an EBS-backed image calls: a volume made before it returns."""
+    from silvereye.services.ec2 import ebs
+
+    vid, digest = written
+    sid = ec2.create_snapshot(VolumeId=vid)["SnapshotId"]
+    server.settle()
+    made = ebs.volume_from_snapshot(server.runtime, acme.account_id, sid, "silvereye-1a", size_gib=2,
+                                    delete_on_termination=True)
+    got = ec2.describe_volumes(VolumeIds=[made])["Volumes"][0]
+    assert (got["State"], got["Size"], got["SnapshotId"]) == ("available", 2, sid)
+    assert raw_sha256(server.config.volumes_path / f"{made}.qcow2") == digest
+    from silvereye.services.gateway.errors import ServiceError
+
+    with pytest.raises(ServiceError, match="InvalidSnapshot.NotFound"):
+        ebs.volume_from_snapshot(server.runtime, "000000000000", sid, "silvereye-1a")
+
+
+def test_tags_on_volumes_and_snapshots(server, ec2, written):
+    vid, _ = written
+    ec2.create_tags(Resources=[vid], Tags=[{"Key": "team", "Value": "storage"}])
+    assert {"Key": "team", "Value": "storage"} in ec2.describe_volumes(VolumeIds=[vid])["Volumes"][0]["Tags"]
+    assert vid in [t["ResourceId"] for t in ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["volume"]}])["Tags"]]
+    with aws_error("InvalidVolume.NotFound"):
+        ec2.create_tags(Resources=["vol-0123456789abcdef0"], Tags=[{"Key": "a", "Value": "b"}])

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from silvereye.compute import ComputeError, InstanceNotFound
 from silvereye.services.ec2 import controller, errors
-from silvereye.services.ec2.models import images, launch, security_groups, zones
+from silvereye.services.ec2.models import images, launch, security_groups, volumes, zones
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.models.common import dumps, loads, now
 from silvereye.services.ec2.runtime import runtime_for
@@ -31,7 +31,7 @@ READERS = {
     "disableApiStop": lambda row, root: {"DisableApiStop": {"Value": bool(row.disable_api_stop)}},
     "instanceInitiatedShutdownBehavior": lambda row, root: {"InstanceInitiatedShutdownBehavior": _value(row.shutdown_behavior)},
     "rootDeviceName": lambda row, root: {"RootDeviceName": _value(root)},
-    "blockDeviceMapping": lambda row, root: {"BlockDeviceMappings": []},
+    "blockDeviceMapping": lambda row, root: {"BlockDeviceMappings": []},  # filled from the volumes in describe
     "productCodes": lambda row, root: {"ProductCodes": []},
     "sourceDestCheck": lambda row, root: {"SourceDestCheck": {"Value": True}},
     "groupSet": lambda row, root: {"Groups": loads(row.security_groups, [])},
@@ -49,7 +49,10 @@ def describe_instance_attribute(ctx: RequestContext, params: dict[str, Any]) -> 
     with ctx.store.read() as conn:
         row = records.owned(conn, ctx.account_id, [params["InstanceId"]])[0]
         image = conn.execute(sa.select(images.im.c.root_device_name).where(images.im.c.id == row.image_id)).first()
-    return {"InstanceId": row.id, **READERS[attribute](row, image.root_device_name if image else None)}
+        found = READERS[attribute](row, image.root_device_name if image else None)
+        if attribute == "blockDeviceMapping":
+            found["BlockDeviceMappings"] = volumes.block_device_mappings(volumes.attached_to(conn, [row.id]).get(row.id, []))
+    return {"InstanceId": row.id, **found}
 
 
 def _bool(value: Any, name: str) -> bool:
@@ -114,6 +117,8 @@ def modify_instance_attribute(ctx: RequestContext, params: dict[str, Any]) -> di
         elif name == "groupSet":
             groups = security_groups.resolve(ctx.account_id, ctx.config.region, None, list(value))
             changes["security_groups"] = dumps(groups)
+        elif name == "blockDeviceMapping":
+            volumes.set_delete_on_termination(conn, row.id, list(value))
         elif name == "sourceDestCheck" and _bool(value, "SourceDestCheck"):
             pass  # already so: instances only send and receive as themselves
         elif name in ("ebsOptimized", "enaSupport") and not _bool(value, name):

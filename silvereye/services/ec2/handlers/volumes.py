@@ -164,8 +164,17 @@ def attach_volume(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
         if device_target(device) in targets:
             raise _device_taken(device)
         records.mark_attached(conn, volume_id, instance_id, device, "attaching")
-    try:
-        st.volumes.attach(volume_id, instance_id, device)
+    def plug() -> ComputeError | None:  # a refusal is an answer for the client, not a failure to log
+        try:
+            st.volumes.attach(volume_id, instance_id, device)
+        except ComputeError as e:
+            return e
+        return None
+
+    try:  # on the volume's queue: settle() leaves it alone meanwhile, and it never overlaps a detach
+        refused = rt.submit(volume_id, plug).result()
+        if refused is not None:
+            raise refused
     except BaseException as e:
         with ctx.store.write() as conn:
             records.mark_detached(conn, volume_id)

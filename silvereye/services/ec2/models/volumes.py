@@ -204,9 +204,10 @@ def update(conn: sa.Connection, volume_id: str, **values: Any) -> None:
     conn.execute(sa.update(v).where(v.c.id == volume_id).values(**values))
 
 
-def mark_attached(conn: sa.Connection, volume_id: str, instance_id: str, device: str, state: str = "attached") -> None:
+def mark_attached(conn: sa.Connection, volume_id: str, instance_id: str, device: str, state: str = "attached", *,
+                  delete_on_termination: bool = False) -> None:
     update(conn, volume_id, state="in-use", instance_id=instance_id, device=device, attach_state=state,
-           attach_time=now(), delete_on_termination=False)
+           attach_time=now(), delete_on_termination=delete_on_termination)
 
 
 def mark_detached(conn: sa.Connection, volume_id: str) -> None:
@@ -247,3 +248,19 @@ def purge(conn: sa.Connection, account_id: str) -> None:
 def count(conn: sa.Connection, account_id: str) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(v)
                         .where(v.c.account_id == account_id, v.c.state.in_(LIVE))).scalar_one()
+
+
+def set_delete_on_termination(conn: sa.Connection, instance_id: str, mappings: list[dict[str, Any]]) -> None:
+    """ModifyInstanceAttribute's BlockDeviceMappings: DeleteOnTermination of volumes attached to the instance."""
+    attached = {r.device: r for r in attached_to(conn, [instance_id]).get(instance_id, [])}
+    for mapping in mappings:
+        device, ebs = mapping.get("DeviceName"), mapping.get("Ebs") or {}
+        row = attached.get(device)
+        if row is None:
+            raise errors.invalid_parameter(f"The device '{device}' has no EBS volume attached to {instance_id}.")
+        if mapping.get("NoDevice") is not None or mapping.get("VirtualName"):
+            raise errors.unsupported("Only Ebs.DeleteOnTermination of an attached volume can be changed.")
+        if ebs.get("VolumeId") not in (None, row.id):
+            raise errors.invalid_parameter(f"The volume at {device} of {instance_id} is {row.id}, not {ebs['VolumeId']}.")
+        if ebs.get("DeleteOnTermination") is not None:
+            update(conn, row.id, delete_on_termination=bool(ebs["DeleteOnTermination"]))
