@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ def take(rt: Ec2Runtime, snapshot_id: str) -> None:
     image = None
     try:
         image = ebs.storage(rt).snapshots.create(row.volume_id, snapshot_id, progress=_progress(rt, snapshot_id))
+        started = time.monotonic()
         internal.ensure_system_bucket(rt.store, rt.cfg, records.BUCKET)
         stored = internal.put_file(rt.store, rt.cfg, records.BUCKET, records.object_key(snapshot_id), image.path,
                                    content_type="application/x-qcow2", move=True,
@@ -83,6 +85,8 @@ def take(rt: Ec2Runtime, snapshot_id: str) -> None:
         if image is not None:
             image.discard()
     _finish(rt, snapshot_id, stored.size)
+    log.info("snapshot %s of %s: %d MiB taken in %.2f s, stored in %.2f s", snapshot_id, row.volume_id,
+             image.size >> 20, image.seconds, time.monotonic() - started)
 
 
 def _counted(chunks: Iterator[bytes], total: int, report: Any) -> Iterator[bytes]:
