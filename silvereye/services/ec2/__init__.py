@@ -4,8 +4,10 @@ Layout (mirror style: state and rules in ``models``, one module of
 operations per kind of resource in ``handlers``)::
 
     models/     instances (records, state machine), launch (RunInstances checks), images, bundles (S3 image
-                format), system_images, key_pairs, tags (+ taggables), vpc, security_groups, zones, common
-    handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups
+                format), system_images, key_pairs, tags (+ taggables), vpc, security_groups, zones, common,
+                addresses (elastic IPs)
+    handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups, addresses
+    address_nat             elastic IP records and their NAT rules on the host, changed together
     filters, pagination     AWS's Filter and MaxResults/NextToken semantics, for every Describe
     authorize               IAM over EC2 ARNs, UnauthorizedOperation, DryRun
     runtime                 the compute driver and per-instance background work
@@ -33,7 +35,9 @@ import sqlalchemy as sa
 
 from silvereye.services.ec2 import controller, tables
 from silvereye.services.ec2.authorize import ec2_authorize
+from silvereye.services.ec2 import address_nat  # noqa: F401 - registers the elastic IPs' instance hooks
 from silvereye.services.ec2.handlers import (
+    addresses,
     attributes,
     images,
     instances,
@@ -44,6 +48,7 @@ from silvereye.services.ec2.handlers import (
     tags,
     vpc,
 )
+from silvereye.services.ec2.models import addresses as address_models
 from silvereye.services.ec2.models import images as image_models
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.models import taggables  # noqa: F401 - registers what CreateTags can tag
@@ -164,6 +169,9 @@ def _describe(conn: sa.Connection, account_id: str) -> list[str]:
         n = conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.account_id == account_id, where)).scalar_one()
         if n:
             out.append(f"{n} {what}{'s' if n != 1 else ''}")
+    n = address_models.count(conn, account_id)
+    if n:
+        out.append(f"{n} EC2 elastic IP{'s' if n != 1 else ''}")
     return out
 
 
@@ -172,6 +180,7 @@ def _purge(conn: sa.Connection, account_id: str) -> None:
     server's reconciler carries out (terminating their domains) within RECONCILE_SECONDS;
     their records then expire like any terminated instance's."""
     image_models.purge(conn, account_id)
+    address_nat.forget_public_ips(address_models.purge(conn, account_id))
     tag_models.purge(conn, account_id)
     i = tables.instances
     conn.execute(sa.update(i).where(i.c.account_id == account_id, i.c.state.in_(records.LIVE_STATES))
@@ -196,7 +205,7 @@ SERVICE = Service(
     signing_name="ec2",
     iam_prefix="ec2",
     euca_path="/services/compute",
-    handlers=collect_handlers("ec2", attributes, images, instances, key_pairs, lifecycle, regions, security_groups,
+    handlers=collect_handlers("ec2", addresses, attributes, images, instances, key_pairs, lifecycle, regions, security_groups,
                               tags, vpc),
     authorize=ec2_authorize,
     startup=[_startup],
