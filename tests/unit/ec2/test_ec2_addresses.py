@@ -14,9 +14,12 @@ import secrets
 import subprocess
 
 import pytest
+import sqlalchemy as sa
 
 from silvereye.compute.network import free_subnet
+from silvereye.services.ec2 import address_nat
 from silvereye.services.ec2.address_nat import host_path
+from silvereye.services.ec2.models.addresses import addresses as addresses_table
 from silvereye.services.metadata.lookup import guest_at
 from silvereye.services.metadata.tree import resolve, tree
 from tests.unit.ec2.harness import Ec2Server, aws_error
@@ -270,3 +273,34 @@ def test_a_cloud_without_a_public_range_says_so(tmp_path):
         assert client.describe_addresses()["Addresses"] == []
     finally:
         bare.stop()
+
+
+def test_a_restarted_service_puts_back_the_rules_of_its_records(server, ec2, image):
+    (iid,) = (i["InstanceId"] for i in launch(server, ec2, image)["Instances"])
+    alloc = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(AllocationId=alloc["AllocationId"], InstanceId=iid)
+    rules = nat_rules(server)
+    rt = server.runtime
+    address_nat._paths.pop(rt).teardown()  # what the host looks like before a server starts
+    subprocess.run(["nft", "list", "table", "ip", host_path(rt).table], check=True, capture_output=True)
+    assert nat_rules(server) == rules and on_interface(server) == {alloc["PublicIp"]}
+    ec2.terminate_instances(InstanceIds=[iid])
+    server.settle()
+    ec2.release_address(AllocationId=alloc["AllocationId"])
+
+
+def test_deleting_an_account_takes_its_addresses_and_their_rules(server, image):
+    from silvereye.services.iam import accounts
+
+    doomed_keys = server.account("doomed")
+    doomed = server.client("ec2", doomed_keys)
+    (iid,) = (i["InstanceId"] for i in launch(server, doomed, image)["Instances"])
+    alloc = doomed.allocate_address(Domain="vpc")
+    doomed.associate_address(AllocationId=alloc["AllocationId"], InstanceId=iid)
+    assert alloc["PublicIp"] in nat_rules(server)
+    with server.store.write() as conn:
+        assert "1 EC2 elastic IP" in ", ".join(item for r in accounts.RESOURCES for item in r.describe(conn, doomed_keys.account_id))
+        accounts.delete(conn, "doomed", force=True)
+    assert alloc["PublicIp"] not in nat_rules(server) and on_interface(server) == set()
+    with server.store.read() as conn:
+        assert conn.execute(sa.select(addresses_table).where(addresses_table.c.public_ip == alloc["PublicIp"])).first() is None
