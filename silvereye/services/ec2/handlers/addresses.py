@@ -9,6 +9,7 @@ since EC2-Classic ended.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -144,13 +145,6 @@ def release_address(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     return {}
 
 
-class _Address:
-    __slots__ = ("row", "tag_map")
-
-    def __init__(self, row: Any, tag_map: dict[str, str]):
-        self.row, self.tag_map = row, tag_map
-
-
 FILTERS = filters.FilterSpec(
     fields={
         "allocation-id": lambda x: x.row.id,
@@ -187,6 +181,6 @@ def describe_addresses(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
     missing_ids = [i for i in wanted_ids if i not in {r.id for r in rows}]
     if missing_ids:
         raise errors.error("InvalidAllocationID.NotFound", f"The allocation ID '{missing_ids[0]}' does not exist")
-    kept = filters.apply(FILTERS, [_Address(r, tag_maps.get(r.id, {})) for r in rows], params.get("Filters"))
+    kept = filters.apply(FILTERS, [SimpleNamespace(row=r, tag_map=tag_maps.get(r.id, {})) for r in rows], params.get("Filters"))
     kept.sort(key=lambda x: tuple(int(p) for p in x.row.public_ip.split(".")))
     return {"Addresses": [_shape(x.row, x.tag_map) for x in kept]}
