@@ -304,3 +304,29 @@ def test_deleting_an_account_takes_its_addresses_and_their_rules(server, image):
     assert alloc["PublicIp"] not in nat_rules(server) and on_interface(server) == set()
     with server.store.read() as conn:
         assert conn.execute(sa.select(addresses_table).where(addresses_table.c.public_ip == alloc["PublicIp"])).first() is None
+
+
+def test_iam_decides_per_elastic_ip_and_dry_run_changes_nothing(server, ec2, acme, image):
+    (iid,) = (i["InstanceId"] for i in launch(server, ec2, image)["Instances"])
+    mine, not_theirs = ec2.allocate_address(Domain="vpc"), ec2.allocate_address(Domain="vpc")
+    with aws_error("DryRunOperation", status=412):
+        ec2.associate_address(AllocationId=mine["AllocationId"], InstanceId=iid, DryRun=True)
+    assert "InstanceId" not in addresses(ec2, AllocationIds=[mine["AllocationId"]])[0]
+    region_arn = f"arn:aws:ec2:silvereye-1:{acme.account_id}"
+    operator = server.client("ec2", server.user(
+        acme, "eip-operator",
+        {"Effect": "Allow", "Action": ["ec2:DescribeAddresses"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["ec2:AssociateAddress", "ec2:DisassociateAddress"],
+         "Resource": [f"{region_arn}:elastic-ip/{mine['AllocationId']}", f"{region_arn}:instance/{iid}"]}))
+    with aws_error("UnauthorizedOperation", status=403):
+        operator.allocate_address(Domain="vpc")
+    with aws_error("UnauthorizedOperation"):
+        operator.associate_address(PublicIp=not_theirs["PublicIp"], InstanceId=iid)
+    operator.associate_address(PublicIp=mine["PublicIp"], InstanceId=iid)
+    with aws_error("UnauthorizedOperation"):
+        operator.release_address(AllocationId=mine["AllocationId"])
+    operator.disassociate_address(PublicIp=mine["PublicIp"])
+    for a in (mine, not_theirs):
+        ec2.release_address(AllocationId=a["AllocationId"])
+    ec2.terminate_instances(InstanceIds=[iid])
+    server.settle()
