@@ -49,9 +49,12 @@ def host_path(rt: Any) -> ElasticIPs | None:
         return None
     rt.ensure_network()
     found = _paths.get(rt)
-    if found is None:  # the network was up before this runtime learnt of elastic IPs
-        _on_network_ready(rt)
-        found = _paths.get(rt)
+    if found is None:  # set-up failed when the network came up (or came before): try now, or say why not
+        try:
+            _on_network_ready(rt)
+        except ComputeError as e:
+            raise data_path_error(e) from None
+        found = _paths[rt]
     return found
 
 

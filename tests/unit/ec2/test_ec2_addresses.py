@@ -330,3 +330,15 @@ def test_iam_decides_per_elastic_ip_and_dry_run_changes_nothing(server, ec2, acm
         ec2.release_address(AllocationId=a["AllocationId"])
     ec2.terminate_instances(InstanceIds=[iid])
     server.settle()
+
+
+def test_addresses_have_no_reverse_dns_here(ec2):
+    made = sorted((ec2.allocate_address(Domain="vpc") for _ in range(2)), key=lambda r: r["AllocationId"])
+    first = ec2.describe_addresses_attribute(Attribute="domain-name", MaxResults=1)
+    assert first["Addresses"] == [{"PublicIp": made[0]["PublicIp"], "AllocationId": made[0]["AllocationId"]}]
+    rest = ec2.describe_addresses_attribute(Attribute="domain-name", NextToken=first["NextToken"])
+    assert [x["AllocationId"] for x in rest["Addresses"]] == [made[1]["AllocationId"]] and "NextToken" not in rest
+    with aws_error("InvalidAllocationID.NotFound"):
+        ec2.describe_addresses_attribute(Attribute="domain-name", AllocationIds=["eipalloc-0123456789abcdef0"])
+    for a in made:
+        ec2.release_address(AllocationId=a["AllocationId"])

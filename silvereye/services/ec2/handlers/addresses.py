@@ -1,4 +1,4 @@
-"""AllocateAddress, AssociateAddress, DisassociateAddress, ReleaseAddress, DescribeAddresses.
+"""AllocateAddress, AssociateAddress, DisassociateAddress, ReleaseAddress, DescribeAddresses(Attribute).
 
 Addresses come from ``network.public_range``; an association is a pair of
 NAT rules on the host (:mod:`..address_nat`), changed in the same step as
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from silvereye.compute import ComputeError
 from silvereye.compute.elastic_ips import AddressInUse
-from silvereye.services.ec2 import address_nat, errors, filters
+from silvereye.services.ec2 import address_nat, errors, filters, pagination
 from silvereye.services.ec2.models import addresses, tags
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.runtime import runtime_for
@@ -184,3 +184,23 @@ def describe_addresses(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
     kept = filters.apply(FILTERS, [SimpleNamespace(row=r, tag_map=tag_maps.get(r.id, {})) for r in rows], params.get("Filters"))
     kept.sort(key=lambda x: tuple(int(p) for p in x.row.public_ip.split(".")))
     return {"Addresses": [_shape(x.row, x.tag_map) for x in kept]}
+
+
+def describe_addresses_attribute(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The only attribute is reverse DNS (domain-name); this cloud serves no PTR records, so each
+    address reads without one, as an address does on EC2 before ModifyAddressAttribute sets it."""
+    attribute = params.get("Attribute") or "domain-name"
+    if attribute != "domain-name":
+        raise errors.invalid_value(attribute, "Attribute", "Expected 'domain-name'.")
+    a = addresses.addresses
+    wanted = params.get("AllocationIds") or []
+    for allocation_id in wanted:
+        addresses.check_id(allocation_id, (addresses.ALLOCATION_PREFIX,), "InvalidAllocationID.Malformed")
+    with ctx.store.read() as conn:
+        stmt = sa.select(a).where(a.c.account_id == ctx.account_id)
+        rows = list(conn.execute(stmt.where(a.c.id.in_(wanted)) if wanted else stmt))
+    missing = [i for i in wanted if i not in {r.id for r in rows}]
+    if missing:
+        raise errors.error("InvalidAllocationID.NotFound", f"The allocation ID '{missing[0]}' does not exist")
+    chosen, token = pagination.page(rows, params, key=lambda r: r.id, minimum=1, maximum=1000)
+    return {"Addresses": [{"PublicIp": r.public_ip, "AllocationId": r.id} for r in chosen], "NextToken": token}
