@@ -6,6 +6,9 @@ overlay (disks), defines and starts its domain; any failure on the way
 undoes what was done, so a failed launch leaves nothing behind. Every other
 operation finds the instance's domain by name on the nodes, because libvirt,
 not a record of ours, says where an instance is and what state it is in.
+An instance may instead boot from an EBS volume (``BootSource.root_volume``):
+its root disk is then the volume's file, not an overlay, and terminate
+releases the volume without deleting it (``volumes.py`` says how EC2 uses it).
 
 Blocking calls (stop waits for a clean shutdown) are meant to run on a
 worker thread of the caller; every method is safe to call from several
@@ -50,7 +53,7 @@ from silvereye.compute.model import (
 from silvereye.compute.network import InstanceNetwork, Reservation, SubnetInfo
 from silvereye.compute.nodes import Node, NodeCapacity, nodes_from_config, surviving
 from silvereye.compute.scheduler import Demand, Scheduler
-from silvereye.compute.volumes import ROOT_TARGET, Attachment, Volumes, check_root_device, volumes_in
+from silvereye.compute.volumes import ROOT_TARGET, Volumes, check_root_device, held_volumes, volumes_in
 
 CONSOLE_FILE = "console.log"
 ROOT_DISK = "root.qcow2"
@@ -548,10 +551,7 @@ class ComputeDriver:
                     documents = [dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)]
                     if dom.isActive():
                         documents.append(dom.XMLDesc(0))
-                for volume_id, target in (v for xml in documents for v in volumes_in(xml)):
-                    if all(h.volume_id != volume_id for h in held):
-                        att = Attachment(instance_id, node.name, target, "attached", info.root_device)
-                        held.append(HeldVolume(volume_id, att.device, att.root))
+                held = held_volumes(documents, info.root_device)
                 if dom.isActive():
                     with libvirt_call(f"power off {instance_id}", instance_id=instance_id):
                         dom.destroy()

@@ -22,6 +22,22 @@ out from under a guest). Growing an attached volume resizes it live
 
 Volumes live on the local node; attaching one to an instance on another
 node is refused.
+
+EBS-backed instances (how the EC2 layer uses this): RegisterImage's root
+snapshot, or an instance-store image's cached root file, becomes a volume
+with :meth:`Volumes.create` (``source=`` a snapshot file or a cached raw or
+qcow2 image; at least the image's virtual size). RunInstances launches with
+``BootSource(root_volume=vol_id, root_device_name=...)``: the driver refuses
+a volume that is attached anywhere (VolumeInUse) before it makes anything,
+and the volume's own file becomes the instance's vda, with the volume's
+serial and alias, so it shows here as attached (``Attachment.root``, the
+recorded root device name) and stays through stop, start and reboot. A
+root volume is detached only from a stopped instance, and goes back at a
+root device name (/dev/sda1, /dev/xvda) only to a stopped instance without
+one. ``ComputeDriver.terminate_with_report`` lists every volume the instance
+held, now available again; deleting those marked DeleteOnTermination is the
+EC2 layer's decision. CreateImage of an EBS-backed instance is
+``Snapshots.create`` on its root volume, crash-consistent while it runs.
 """
 
 from __future__ import annotations
@@ -44,6 +60,7 @@ from silvereye.compute.domain_xml import Disk, read_metadata
 from silvereye.compute.errors import ComputeError, ImageError, InstanceNotFound, InvalidArgument, InvalidState, \
     libvirt_call
 from silvereye.compute.hostfiles import LocalHost
+from silvereye.compute.model import HeldVolume
 
 _VOLUME_ID = re.compile(r"vol-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 _DEVICE = re.compile(r"/dev/(?:sd|xvd|vd)([b-z])")
@@ -182,6 +199,15 @@ def volumes_in(xml: str) -> list[tuple[str, str]]:
     found = [(_volume_id_of(serial), d.target_dev or "") for serial, d in _disks(xml).items()
              if serial.startswith("vol")]
     return sorted(found, key=lambda v: (v[1] != ROOT_TARGET, v[1]))
+
+
+def held_volumes(documents: list[str], root_device: str) -> list[HeldVolume]:
+    """The volumes in an instance's domain documents (definition, live), as terminate reports them."""
+    held: dict[str, HeldVolume] = {}
+    for volume_id, target in (v for xml in documents for v in volumes_in(xml)):
+        device = Attachment("", "", target, "attached", root_device)
+        held.setdefault(volume_id, HeldVolume(volume_id, device.device, device.root))
+    return list(held.values())
 
 
 # Volume locks per driver, so every Volumes of one driver (the driver's own, the EC2 layer's)

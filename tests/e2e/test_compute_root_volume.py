@@ -2,7 +2,7 @@
 
 The volume is made from the tiny image's root disk (as RegisterImage ->
 snapshot -> volume would), the instance boots from it and writes a file on
-it; the file survives stop/start; snapshots of the root volume, taken while
+it; the file survives stop/start and reboot; snapshots of the root volume, taken while
 the instance runs (crash-consistent) and while it is stopped, boot instances
 of their own with the file in place (CreateImage from an EBS-backed
 instance); terminate hands the volume back intact, and it boots again.
@@ -15,6 +15,8 @@ import secrets
 import pytest
 
 from silvereye.compute import BootSource, HeldVolume, LaunchRequest, ids
+from silvereye.compute.domain_xml import find_ovmf
+from silvereye.compute.driver import UEFI_VARS
 from silvereye.compute.snapshots import Snapshots
 from silvereye.compute.volumes import Volumes, volume_serial
 from silvereye.images.tiny import BOOT_COMPLETE
@@ -90,7 +92,7 @@ def test_an_instance_boots_from_its_root_volume_and_the_volume_outlives_it(e2e_d
     # A snapshot while it runs (crash-consistent; /data is mounted -o sync) and one while it is stopped.
     running_image = snapshots.create(root, "snap-" + secrets.token_hex(9)[:17])
     assert volumes.describe(root).attachment == attachment
-    guest.check(f"echo after-snapshot > /data/later && sync")
+    guest.check("echo after-snapshot > /data/later && sync")
     assert driver.stop(guest.instance_id, timeout=60).state == "shutoff"
     stopped_image = snapshots.create(root, "snap-" + secrets.token_hex(9)[:17])
 
@@ -99,6 +101,13 @@ def test_an_instance_boots_from_its_root_volume_and_the_volume_outlives_it(e2e_d
     driver.start(guest.instance_id)
     driver.wait_for_console(guest.instance_id, BOOT_COMPLETE, timeout=BOOT_TIMEOUT, offset=offset)
     assert "formatting" not in driver.console_read(guest.instance_id, offset).decode(errors="replace")
+    guest.reconnect(driver, offset)
+    assert guest.check("cat /data/marker").strip() == marker
+    assert volumes.describe(root).attachment == attachment
+    # A reboot too.
+    offset = driver.console_size(guest.instance_id)
+    driver.reboot(guest.instance_id)
+    driver.wait_for_console(guest.instance_id, BOOT_COMPLETE, timeout=BOOT_TIMEOUT, offset=offset)
     guest.reconnect(driver, offset)
     assert guest.check("cat /data/marker").strip() == marker
     assert volumes.describe(root).attachment == attachment
@@ -121,3 +130,20 @@ def test_an_instance_boots_from_its_root_volume_and_the_volume_outlives_it(e2e_d
     assert from_live.run("test -e /data/later")[0] != 0  # written after that snapshot was taken
     for volume_id, g in ((root, again), (live_copy, from_live), (stopped_copy, from_stopped)):
         assert volumes.describe(volume_id).attachment.instance_id == g.instance_id
+
+
+def test_a_uefi_instance_starts_its_firmware_on_a_root_volume(e2e_driver):
+    """No bootable UEFI disk can be had here: OVMF reaching its boot manager with the volume as
+    its disk is what is checked, and that terminate drops the variable store but not the volume."""
+    if find_ovmf() is None:
+        pytest.fail("OVMF is not installed: install the ovmf package (silvereye/laydown/packages.py image-build)")
+    volumes, root = Volumes(e2e_driver), new_volume_id()
+    volumes.create(root, 64 * MiB)
+    instance_id = ids.new_instance_id()
+    e2e_driver.launch(LaunchRequest(instance_id, OWNER, "t2.nano", BootSource(root_volume=root, firmware="uefi")))
+    assert (e2e_driver.instance_dir(instance_id) / UEFI_VARS).exists()
+    e2e_driver.wait_for_console(instance_id, b"BdsDxe", timeout=120)
+    assert volumes.describe(root).attachment.device == "/dev/sda1"
+    assert e2e_driver.terminate_with_report(instance_id).volumes == (HeldVolume(root, "/dev/sda1", True),)
+    assert not e2e_driver.instance_dir(instance_id).exists()
+    assert volumes.describe(root).state == "available"

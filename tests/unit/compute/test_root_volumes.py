@@ -9,6 +9,7 @@ Booting for real: tests/e2e/test_compute_root_volume.py.
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -114,8 +115,6 @@ def test_bad_root_volumes_are_refused_and_leave_nothing(driver, volumes, volume_
 
 def test_an_image_root_and_a_volume_root_together_are_refused(driver, volumes, volume_boot, base_image):
     volumes.create(VOL, MiB)
-    from dataclasses import replace
-
     with pytest.raises(InvalidArgument, match="not both"):
         driver.launch(request(replace(volume_boot(), root=base_image)))
     assert nothing_made(driver, "i-0000000000000000a")
