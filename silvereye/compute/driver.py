@@ -40,16 +40,7 @@ from silvereye.compute.errors import (
 )
 from silvereye.compute.events import EventHub, Listener, Subscription
 from silvereye.compute.metadata_nat import MetadataRedirect, table_name_for
-from silvereye.compute.model import (
-    ABSENT,
-    STATE_NAMES,
-    DomainState,
-    HeldVolume,
-    InstanceInfo,
-    LaunchRequest,
-    Orphans,
-    Termination,
-)
+from silvereye.compute.model import ABSENT, STATE_NAMES, DomainState, InstanceInfo, LaunchRequest, Orphans, Termination
 from silvereye.compute.network import InstanceNetwork, Reservation, SubnetInfo
 from silvereye.compute.nodes import Node, NodeCapacity, nodes_from_config, surviving
 from silvereye.compute.scheduler import Demand, Scheduler
@@ -537,7 +528,7 @@ class ComputeDriver:
         import libvirt
 
         ids.check_instance_id(instance_id)
-        held: list[HeldVolume] = []
+        held = []
         with self._lock_for(instance_id):
             found = False
             try:

@@ -9,6 +9,7 @@ Booting for real: tests/e2e/test_compute_root_volume.py.
 from __future__ import annotations
 
 import subprocess
+import threading
 from dataclasses import replace
 import xml.etree.ElementTree as ET
 
@@ -189,3 +190,18 @@ def test_the_domain_document_of_a_volume_root_with_uefi(tmp_path, volumes, drive
     assert read_metadata(xml).root_device == "/dev/sda1"
     with pytest.raises(InvalidArgument, match="one root disk"):
         build_domain(DomainSpec(**{**spec.__dict__, "root_disk": tmp_path / "root.qcow2"}))
+
+
+def test_every_volumes_of_one_driver_serialises_the_same_volume(driver, volumes):
+    """The EC2 layer's Volumes(driver) and the driver's own (launching from root volumes) share locks."""
+    def take():
+        with driver.volumes.lock(VOL):
+            pass
+
+    with volumes.lock(VOL):
+        waiter = threading.Thread(target=take)
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive()
+    waiter.join(5)
+    assert not waiter.is_alive()
