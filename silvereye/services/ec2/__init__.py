@@ -5,9 +5,10 @@ operations per kind of resource in ``handlers``)::
 
     models/     instances (records, state machine), launch (RunInstances checks), images, bundles (S3 image
                 format), system_images, key_pairs, tags (+ taggables), vpc, security_groups, zones, common,
-                volumes and snapshots (EBS records)
-    handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups,
+                addresses (elastic IPs), volumes and snapshots (EBS records)
+    handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups, addresses,
                 volumes, snapshots
+    address_nat             elastic IP records and their NAT rules on the host, changed together
     ebs, snapshot_store     volume files and snapshot objects: background work, records kept true to disks
     filters, pagination     AWS's Filter and MaxResults/NextToken semantics, for every Describe
     authorize               IAM over EC2 ARNs, UnauthorizedOperation, DryRun
@@ -36,7 +37,9 @@ import sqlalchemy as sa
 
 from silvereye.services.ec2 import controller, ebs, tables
 from silvereye.services.ec2.authorize import ec2_authorize
+from silvereye.services.ec2 import address_nat  # noqa: F401 - registers the elastic IPs' instance hooks
 from silvereye.services.ec2.handlers import (
+    addresses,
     attributes,
     images,
     instances,
@@ -49,6 +52,7 @@ from silvereye.services.ec2.handlers import (
     vpc,
     volumes,
 )
+from silvereye.services.ec2.models import addresses as address_models
 from silvereye.services.ec2.models import images as image_models
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.models import snapshots as snapshot_models
@@ -172,6 +176,9 @@ def _describe(conn: sa.Connection, account_id: str) -> list[str]:
         n = conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.account_id == account_id, where)).scalar_one()
         if n:
             out.append(f"{n} {what}{'s' if n != 1 else ''}")
+    n = address_models.count(conn, account_id)
+    if n:
+        out.append(f"{n} EC2 elastic IP{'s' if n != 1 else ''}")
     for what, n in (("EBS volume", volume_models.count(conn, account_id)),
                     ("EBS snapshot", snapshot_models.count(conn, account_id))):
         if n:
@@ -184,6 +191,7 @@ def _purge(conn: sa.Connection, account_id: str) -> None:
     server's reconciler carries out (terminating their domains) within RECONCILE_SECONDS;
     their records then expire like any terminated instance's."""
     image_models.purge(conn, account_id)
+    address_nat.forget_public_ips(address_models.purge(conn, account_id))
     tag_models.purge(conn, account_id)
     volume_models.purge(conn, account_id)  # housekeeping removes the files and objects
     snapshot_models.purge(conn, account_id)
@@ -210,8 +218,8 @@ SERVICE = Service(
     signing_name="ec2",
     iam_prefix="ec2",
     euca_path="/services/compute",
-    handlers=collect_handlers("ec2", attributes, images, instances, key_pairs, lifecycle, regions, security_groups,
-                              snapshots, tags, vpc, volumes),
+    handlers=collect_handlers("ec2", addresses, attributes, images, instances, key_pairs, lifecycle, regions,
+                              security_groups, snapshots, tags, vpc, volumes),
     authorize=ec2_authorize,
     startup=[_startup],
     shutdown=[_shutdown],
