@@ -30,16 +30,20 @@ from silvereye.services.s3 import internal
 log = logging.getLogger("silvereye.ec2")
 
 COPY_SHARE = 90  # percent of a snapshot's progress that is the disk copy
+PROGRESS_SECONDS = 0.5
 STALE = dt.timedelta(minutes=2)  # a pending snapshot no job holds for this long was orphaned by a crash
 
 
 def _progress(rt: Ec2Runtime, snapshot_id: str, share: int = COPY_SHARE):  # noqa: ANN202
-    last = [-1]
+    """A progress callback that writes the record at most every PROGRESS_SECONDS (each write is a
+    commit, and the copy waits for it)."""
+    last = [-1, 0.0]
 
     def report(fraction: float) -> None:
         percent = int(fraction * share)
-        if percent != last[0]:
-            last[0] = percent
+        moment = time.monotonic()
+        if percent != last[0] and (moment - last[1] >= PROGRESS_SECONDS or fraction >= 1.0):
+            last[0], last[1] = percent, moment
             with rt.store.write() as conn:
                 records.update(conn, snapshot_id, progress=percent)
 

@@ -237,3 +237,35 @@ def test_tags_on_volumes_and_snapshots(server, ec2, written):
     assert vid in [t["ResourceId"] for t in ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["volume"]}])["Tags"]]
     with aws_error("InvalidVolume.NotFound"):
         ec2.create_tags(Resources=["vol-0123456789abcdef0"], Tags=[{"Key": "a", "Value": "b"}])
+
+
+def test_a_snapshot_deleted_while_pending_leaves_no_object(server, ec2, written):
+    vid, _ = written
+    sid = ec2.create_snapshot(VolumeId=vid)["SnapshotId"]
+    ec2.delete_snapshot(SnapshotId=sid)  # whether or not its job has finished
+    server.settle()
+    from silvereye.services.ec2 import housekeep
+
+    housekeep(server.runtime)
+    server.settle()
+    assert internal.head(server.store, records.BUCKET, records.object_key(sid)) is None
+    with server.store.read() as conn:
+        assert records.get(conn, sid) is None
+
+
+def test_a_snapshot_a_crash_left_pending_says_error(server, ec2, acme, written):
+    import datetime as dt
+
+    from silvereye.services.ec2 import snapshot_store
+    from silvereye.services.ec2.models.common import new_id, now
+
+    vid, _ = written
+    sid = new_id("snap")
+    with server.store.write() as conn:  # as a server that died mid-snapshot left it
+        records.insert(conn, sid, acme.account_id, vid, 1, "interrupted")
+        records.update(conn, sid, created=now() - dt.timedelta(minutes=10))
+    snapshot_store.housekeep(server.runtime)
+    got = snapshot(ec2, sid)
+    assert got["State"] == "error" and "stopped" in got["StateMessage"]
+    ec2.delete_snapshot(SnapshotId=sid)
+    server.settle()
