@@ -40,6 +40,9 @@ ONE_INSTANCE_OPERATIONS = {
     "GetConsoleScreenshot",
 }
 IMAGE_OPERATIONS = {"DeregisterImage", "ModifyImageAttribute", "ResetImageAttribute"}
+VOLUME_OPERATIONS = {"DeleteVolume", "ModifyVolume", "ModifyVolumeAttribute", "DescribeVolumeAttribute"}
+SNAPSHOT_OPERATIONS = {"DeleteSnapshot", "ModifySnapshotAttribute", "ResetSnapshotAttribute",
+                       "DescribeSnapshotAttribute"}
 
 
 def arn(ctx: RequestContext, resource_type: str, resource_id: str, *, account: str | None = None) -> str:
@@ -53,7 +56,7 @@ def arn_of(ctx: RequestContext, resource_id: str) -> str:
     kind = RESOURCE_TYPES.get(m.group("prefix")) if m else None
     if kind is None:
         return "*"
-    return arn(ctx, kind, resource_id, account="" if kind == "image" else None)
+    return arn(ctx, kind, resource_id, account="" if kind in ("image", "snapshot") else None)
 
 
 def _key_name(ctx: RequestContext, params: dict[str, Any]) -> str:
@@ -122,6 +125,18 @@ def ec2_resources(ctx: RequestContext, operation: str, params: dict[str, Any]) -
         return [arn(ctx, "elastic-ip", _allocation_id(ctx, params))]
     if operation == "AssociateAddress":
         return [arn(ctx, "elastic-ip", _allocation_id(ctx, params)), arn(ctx, "instance", params.get("InstanceId") or "*")]
+    if operation in VOLUME_OPERATIONS or operation in ("AttachVolume", "DetachVolume"):
+        out = [arn(ctx, "volume", params["VolumeId"])]
+        return out + ([arn(ctx, "instance", params["InstanceId"])] if params.get("InstanceId") else [])
+    if operation == "CreateVolume":
+        snapshot = [arn(ctx, "snapshot", params["SnapshotId"], account="")] if params.get("SnapshotId") else []
+        return [arn(ctx, "volume", "*"), *snapshot]
+    if operation == "CreateSnapshot":
+        return [arn(ctx, "volume", params["VolumeId"]), arn(ctx, "snapshot", "*", account="")]
+    if operation == "CopySnapshot":
+        return [arn(ctx, "snapshot", params["SourceSnapshotId"], account=""), arn(ctx, "snapshot", "*", account="")]
+    if operation in SNAPSHOT_OPERATIONS:
+        return [arn(ctx, "snapshot", params["SnapshotId"], account="")]
     if operation in ("CreateTags", "DeleteTags"):
         return [arn_of(ctx, r) for r in params.get("Resources") or []] or ["*"]
     return ["*"]

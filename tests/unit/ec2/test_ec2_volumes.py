@@ -171,3 +171,21 @@ def test_other_accounts_do_not_see_volumes(server, ec2, other):
     assert vid not in [v["VolumeId"] for v in theirs.describe_volumes()["Volumes"]]
     with aws_error("InvalidVolume.NotFound"):
         theirs.delete_volume(VolumeId=vid)
+
+
+def test_iam_policies_name_volumes_and_snapshots(server, ec2, acme):
+    vid, other = made(server, ec2), made(server, ec2)
+    user = server.user(acme, "vol-keeper", {"Effect": "Allow", "Action": "ec2:*", "Resource": [
+        f"arn:aws:ec2:silvereye-1:{acme.account_id}:volume/{vid}", "arn:aws:ec2:silvereye-1::snapshot/*"]},
+        {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"})
+    theirs = server.client("ec2", user)
+    with aws_error("UnauthorizedOperation", 403):
+        theirs.delete_volume(VolumeId=other)
+    with aws_error("UnauthorizedOperation", 403):
+        theirs.create_volume(AvailabilityZone="silvereye-1a", Size=1)
+    sid = theirs.create_snapshot(VolumeId=vid)["SnapshotId"]
+    server.settle()
+    with aws_error("DryRunOperation", 412):
+        theirs.delete_volume(VolumeId=vid, DryRun=True)
+    theirs.delete_snapshot(SnapshotId=sid)
+    assert volume(ec2, other)["State"] == "available"
