@@ -110,6 +110,7 @@ def _first_reconcile(rt: Ec2Runtime) -> None:
         counts = controller.reconcile(rt, starting=True)
         if any(counts.values()):
             log.info("reconciled with libvirt at start-up: %s", counts)
+        ebs.start(rt)
     except Exception as e:  # libvirt down: the periodic reconcile tries again
         log.warning("could not reconcile with libvirt at start-up (%s); retrying every %d s", e,
                     controller.RECONCILE_SECONDS)

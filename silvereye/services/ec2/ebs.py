@@ -193,6 +193,18 @@ def settle(rt: Ec2Runtime) -> None:
             rt.submit(row.id, delete, rt, row.id)
 
 
+def start(rt: Ec2Runtime) -> None:
+    """At service start, before any request: merge back the overlays a crash left, settle the volumes,
+    and settle every snapshot left pending (no job of this process can hold one yet)."""
+    from silvereye.services.ec2 import snapshot_store
+
+    st = storage(rt)
+    snapshot_store.housekeep(rt, stale=None)
+    if st.snapshots.staging.is_dir():  # images taken but never stored: their snapshots just became error
+        for leftover in st.snapshots.staging.glob("snap-*.qcow2"):
+            leftover.unlink(missing_ok=True)
+
+
 def housekeep(rt: Ec2Runtime) -> None:
     storage(rt)  # settles on first use
     settle(rt)

@@ -140,24 +140,26 @@ def remove(rt: Ec2Runtime, snapshot_id: str) -> None:
         tags.remove_all(conn, [snapshot_id])
 
 
-def _has_object(rt: Ec2Runtime, snapshot_id: str) -> bool:
+def _stored(rt: Ec2Runtime, snapshot_id: str) -> Any:
     try:
-        return internal.head(rt.store, records.BUCKET, records.object_key(snapshot_id)) is not None
+        return internal.head(rt.store, records.BUCKET, records.object_key(snapshot_id))
     except Exception:  # noqa: BLE001 - no bucket yet: no object
-        return False
+        return None
 
 
-def housekeep(rt: Ec2Runtime) -> None:
-    """Remove deleted snapshots' objects; settle snapshots a crash left pending."""
+def housekeep(rt: Ec2Runtime, stale: dt.timedelta | None = STALE) -> None:
+    """Remove deleted snapshots' objects; settle snapshots a crash left pending (no job holds them,
+    and they are older than ``stale``; None: any age, at start-up)."""
     with rt.store.read() as conn:
         rows = list(conn.execute(sa.select(records.s).where(records.s.c.state.in_(("deleting", "pending")))))
     for row in rows:
         if row.state == "deleting":
             if not rt.busy(row.id):
                 rt.submit(row.id, remove, rt, row.id)
-        elif not rt.busy(row.volume_id) and not rt.busy(row.id) and now() - utc(row.created) > STALE:
+        elif not rt.busy(row.volume_id) and not rt.busy(row.id) and (stale is None or now() - utc(row.created) > stale):
             with rt.store.write() as conn:
-                if _has_object(rt, row.id):
-                    records.update(conn, row.id, state="completed", progress=100, completed=now())
+                stored = _stored(rt, row.id)
+                if stored is not None:  # stored, but the server stopped before it said so
+                    records.update(conn, row.id, state="completed", progress=100, completed=now(), size=stored.size)
                 else:
                     records.update(conn, row.id, state="error", error_message="the server stopped while it was taken")
