@@ -135,11 +135,19 @@ def test_a_volume_moves_its_data_between_instances_and_through_a_snapshot(cloud)
     dev = second.device_of(vid)
     assert second.pattern_sha256(dev) == digest
 
+    # Grow it while attached: the running guest sees the new size.
+    assert ec2.modify_volume(VolumeId=vid, Size=2)["VolumeModification"]["TargetSize"] == 2
+    deadline = time.monotonic() + 60
+    while int(second(f"cat /sys/block/{dev}/size")) * 512 != 2 << 30:
+        assert time.monotonic() < deadline, "the guest never saw the volume grow"
+        time.sleep(1)
+    assert ec2.describe_volumes_modifications(VolumeIds=[vid])["VolumesModifications"][0]["ModificationState"] == "completed"
+
     # Snapshot it while attached to the running second instance; a volume from it has the same pattern.
     snap = ec2.create_snapshot(VolumeId=vid, Description="pattern")
     assert snap["State"] == "pending"
     done = wait_snapshot(ec2, snap["SnapshotId"])
-    assert (done["State"], done["Progress"], done["VolumeSize"]) == ("completed", "100%", 1)
+    assert (done["State"], done["Progress"], done["VolumeSize"]) == ("completed", "100%", 2)
     assert second.pattern_sha256(dev) == digest  # the guest still has its volume after the freeze and merge
     copy = ec2.create_volume(AvailabilityZone=zone, SnapshotId=snap["SnapshotId"])["VolumeId"]
     wait_volume(ec2, copy, "available")
@@ -183,3 +191,41 @@ def test_a_volume_moves_its_data_between_instances_and_through_a_snapshot(cloud)
     while left := [p.name for p in volumes_dir.iterdir() if p.name.endswith(".qcow2")]:  # the files go in the background
         assert time.monotonic() < deadline, f"volume files were left behind: {left}"
         time.sleep(0.5)
+
+
+def test_a_volume_and_its_snapshot_with_the_aws_cli_leave_nothing_behind(cloud):
+    """The volume part of the seed scenario, with the aws CLI and its waiters."""
+    cloud.server.cli("images", "install", "tiny", timeout=900)
+    aws = cloud.server.aws
+    image = aws("ec2", "describe-images", "--owners", "amazon", "--filters", "Name=name,Values=silvereye-tiny",
+                "--query", "Images[0].ImageId", "--output", "text").stdout.strip()
+    iid = aws("ec2", "run-instances", "--image-id", image, "--instance-type", "t2.nano", "--query",
+              "Instances[0].InstanceId", "--output", "text").stdout.strip()
+    aws("ec2", "wait", "instance-running", "--instance-ids", iid)
+    vid = aws("ec2", "create-volume", "--size", "1", "--availability-zone", "silvereye-1a", "--volume-type", "gp3",
+              "--query", "VolumeId", "--output", "text").stdout.strip()
+    aws("ec2", "wait", "volume-available", "--volume-ids", vid)
+    aws("ec2", "attach-volume", "--volume-id", vid, "--instance-id", iid, "--device", "/dev/sdf")
+    aws("ec2", "wait", "volume-in-use", "--volume-ids", vid)
+    sid = aws("ec2", "create-snapshot", "--volume-id", vid, "--description", "seed", "--query", "SnapshotId",
+              "--output", "text").stdout.strip()
+    aws("ec2", "wait", "snapshot-completed", "--snapshot-ids", sid)
+    shown = aws("ec2", "describe-snapshots", "--owner-ids", "self", "--query", "Snapshots[].[SnapshotId,State]",
+                "--output", "text").stdout.split()
+    assert shown == [sid, "completed"]
+
+    busy = aws("ec2", "delete-volume", "--volume-id", vid, check=False)
+    assert busy.returncode != 0 and "VolumeInUse" in busy.stderr
+    aws("ec2", "detach-volume", "--volume-id", vid)
+    aws("ec2", "wait", "volume-available", "--volume-ids", vid)
+    aws("ec2", "delete-volume", "--volume-id", vid)
+    aws("ec2", "delete-snapshot", "--snapshot-id", sid)
+    aws("ec2", "terminate-instances", "--instance-ids", iid)
+    aws("ec2", "wait", "volume-deleted", "--volume-ids", vid)
+    aws("ec2", "wait", "instance-terminated", "--instance-ids", iid)
+    assert aws("ec2", "describe-snapshots", "--owner-ids", "self", "--query", "Snapshots", "--output",
+               "text").stdout.strip() == ""
+    volumes_dir = cloud.cfg.volumes_path
+    assert not [p.name for p in volumes_dir.iterdir() if p.name.endswith(".qcow2")]
+    snapshots_dir = volumes_dir / ".snapshots"
+    assert not snapshots_dir.exists() or not list(snapshots_dir.iterdir())

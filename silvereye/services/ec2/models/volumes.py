@@ -67,12 +67,6 @@ def not_found(volume_id: str) -> Exception:
     return errors.error("InvalidVolume.NotFound", f"The volume '{volume_id}' does not exist.")
 
 
-def in_use(volume_id: str, instance_id: str | None = None) -> Exception:
-    where = f" to {instance_id}" if instance_id else ""
-    return errors.error("VolumeInUse", f"vol '{volume_id}' is already attached{where}" if instance_id
-                        else f"Volume {volume_id} is currently attached")
-
-
 def incorrect_state(message: str) -> Exception:
     return errors.error("IncorrectState", message)
 
@@ -224,19 +218,19 @@ def start_modification(conn: sa.Connection, row: Any, size: int, volume_type: st
 
 
 def finish_modification(conn: sa.Connection, volume_id: str, error: str | None = None) -> None:
+    """The modification is done: the volume takes its target figures, or it failed and keeps its own."""
     row = get(conn, volume_id)
     mod = loads(row.modification) if row is not None else None
     if not mod:
         return
     mod.update(state="failed" if error else "completed", progress=100, end=now().isoformat())
-    values: dict[str, Any] = {"modification": dumps(mod)}
+    values: dict[str, Any] = {}
     if error:
         mod["message"] = error
-        values["modification"] = dumps(mod)
     else:
         target = mod["target"]
-        values.update(size=target["size"], volume_type=target["type"], iops=target["iops"], throughput=target["throughput"])
-    update(conn, volume_id, **values)
+        values = dict(size=target["size"], volume_type=target["type"], iops=target["iops"], throughput=target["throughput"])
+    update(conn, volume_id, modification=dumps(mod), **values)
 
 
 def purge(conn: sa.Connection, account_id: str) -> None:
