@@ -69,9 +69,9 @@ def _set(rt: Ec2Runtime, volume_id: str, **values: Any) -> None:
         records.update(conn, volume_id, **values)
 
 
-def create(rt: Ec2Runtime, volume_id: str, source: Any = None) -> None:
-    """Make a ``creating`` volume's file (``source``: a callable giving the snapshot's bytes as a path
-    or chunks, for a volume from a snapshot), then mark it available; ``error`` if it cannot be made."""
+def create(rt: Ec2Runtime, volume_id: str) -> None:
+    """Make a ``creating`` volume's file (empty, or its snapshot's bytes from the system bucket), then
+    mark it available; ``error`` if it cannot be made. Run again after a crash, it finishes the job."""
     st = storage(rt)
     with rt.store.read() as conn:
         row = records.get(conn, volume_id)

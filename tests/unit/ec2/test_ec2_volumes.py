@@ -47,6 +47,10 @@ def test_a_volume_is_created_then_available_with_its_file(server, ec2):
     assert int(qemu_img_info(path, "qcow2")["virtual-size"]) == 2 * GiB
     gp2 = volume(ec2, made(server, ec2, Size=10))
     assert (gp2["VolumeType"], gp2["Iops"]) == ("gp2", 100)
+    zone_id = ec2.describe_availability_zones(ZoneNames=["silvereye-1b"])["AvailabilityZones"][0]["ZoneId"]
+    by_id = ec2.create_volume(AvailabilityZoneId=zone_id, Size=1)
+    assert by_id["AvailabilityZone"] == "silvereye-1b"
+    server.settle()
 
 
 def test_create_checks_its_parameters(ec2):

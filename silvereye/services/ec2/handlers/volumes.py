@@ -15,7 +15,7 @@ from typing import Any
 from silvereye.compute import ComputeError, InstanceNotFound, InvalidArgument
 from silvereye.compute.volumes import DeviceInUse, VolumeInUse, device_target
 from silvereye.services.ec2 import ebs, errors, filters, pagination
-from silvereye.services.ec2.models import instances, tags, zones
+from silvereye.services.ec2.models import instances, tags, vpc, zones
 from silvereye.services.ec2.models import volumes as records
 from silvereye.services.ec2.models.common import new_id
 from silvereye.services.ec2.runtime import runtime_for
@@ -26,12 +26,19 @@ RESOURCE_TYPE = "volume"
 ROOT_DEVICES = ("/dev/sda", "/dev/sda1", "/dev/xvda", "/dev/vda")
 
 
+def _zone_named_by_id(cfg: Any, zone_id: str | None) -> str:
+    if not zone_id:
+        raise errors.missing_parameter("AvailabilityZone")
+    for name in cfg.availability_zones:
+        if vpc.zone_id(cfg, name) == zone_id:
+            return name
+    raise errors.invalid_value(zone_id, "AvailabilityZoneId", "No availability zone has this id.")
+
+
 def create_volume(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     from silvereye.services.ec2.models import snapshots
 
-    zone = params.get("AvailabilityZone")
-    if not zone:
-        raise errors.missing_parameter("AvailabilityZone")
+    zone = params.get("AvailabilityZone") or _zone_named_by_id(ctx.config, params.get("AvailabilityZoneId"))
     zones.check_zone(ctx.config, zone)
     if params.get("Encrypted") or params.get("KmsKeyId"):
         raise errors.unsupported("Encrypted volumes are not offered by this cloud; create the volume with Encrypted false.")
