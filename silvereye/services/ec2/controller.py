@@ -32,7 +32,7 @@ from silvereye.compute import (
     LaunchRequest,
 )
 from silvereye.compute import instance_types
-from silvereye.services.ec2 import hooks
+from silvereye.services.ec2 import ebs_images, hooks
 from silvereye.services.ec2 import reconcile as rules
 from silvereye.services.ec2.models import bundles, images
 from silvereye.services.ec2.models import instances as records
@@ -73,8 +73,9 @@ def boot_source(rt: Ec2Runtime, row: Any) -> BootSource:
     if machine is None:
         raise ComputeError(f"image {row.image_id} of {row.id} no longer exists")
     itype = instance_types.get(row.instance_type)
-    kw: dict[str, Any] = {"root": bundles.cached_or_fetch(rt.store, rt.cfg, cache, machine),
-                          "root_size": itype.root_gib * GIB}
+    ebs_backed = ebs_images.is_ebs(machine)
+    kw: dict[str, Any] = {} if ebs_backed else {"root": bundles.cached_or_fetch(rt.store, rt.cfg, cache, machine),
+                                                "root_size": itype.root_gib * GIB}
     if kernel is not None:
         kw["kernel"] = bundles.cached_or_fetch(rt.store, rt.cfg, cache, kernel)
         if machine.kernel_cmdline:
@@ -83,6 +84,8 @@ def boot_source(rt: Ec2Runtime, row: Any) -> BootSource:
         kw["ramdisk"] = bundles.cached_or_fetch(rt.store, rt.cfg, cache, ramdisk)
     if kernel is None and machine.boot_mode == "uefi":
         kw["firmware"] = "uefi"
+    if ebs_backed:  # its root is a volume made from the image's snapshot
+        return ebs_images.boot_source(rt, row, machine, BootSource(**kw))
     return BootSource(**kw)
 
 

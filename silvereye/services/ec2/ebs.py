@@ -168,8 +168,8 @@ def settle(rt: Ec2Runtime) -> None:
     with rt.store.write() as conn:
         rows = list(conn.execute(sa.select(records.v)))
         for row in rows:
-            if rt.busy(row.id) or row.state in ("creating", "deleting"):
-                continue
+            if rt.busy(row.id) or (row.instance_id and rt.busy(row.instance_id)) or row.state in ("creating", "deleting"):
+                continue  # work on the volume, or on its instance (a launch from it), is under way
             info = found.get(row.id)
             if info is None:
                 if row.state != "error":
@@ -227,7 +227,16 @@ def _instance_terminated(rt: Ec2Runtime, instance_id: str) -> None:
         rt.submit(volume_id, delete, rt, volume_id)
 
 
+def _instance_running(rt: Ec2Runtime, instance_id: str) -> None:
+    """An instance launched from a root volume runs: the volume's attachment is complete."""
+    with rt.store.write() as conn:
+        for row in records.attached_to(conn, [instance_id]).get(instance_id, []):
+            if row.attach_state == "attaching":
+                records.update(conn, row.id, attach_state="attached")
+
+
 hooks.on("terminated", _instance_terminated)
+hooks.on("running", _instance_running)
 
 
 # -- for other features (EBS-backed instances and images) -------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from silvereye.services.ec2 import errors, image_builder, pagination
+from silvereye.services.ec2 import ebs_images, errors, image_builder, pagination
 from silvereye.services.ec2.models import bundles, images, tags
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.models.common import new_id
@@ -24,9 +24,9 @@ def _machine_settings(params: dict[str, Any], manifest: bundles.Manifest | None)
     if boot_mode not in images.BOOT_MODES:
         raise errors.invalid_value(boot_mode, "BootMode", "Valid values are legacy-bios and uefi.")
     for mapping in params.get("BlockDeviceMappings") or []:
-        if mapping.get("Ebs"):
-            raise errors.unsupported("EBS block device mappings in RegisterImage are not supported yet; "
-                                     "register an instance-store image from S3 (ImageLocation)")
+        if mapping.get("Ebs") and params.get("ImageLocation"):
+            raise errors.unsupported("EBS block device mappings with an ImageLocation are not supported; register "
+                                     "an instance-store image from S3, or an EBS-backed one from a snapshot")
     return {
         "architecture": architecture,
         "boot_mode": boot_mode,
@@ -40,9 +40,11 @@ def _machine_settings(params: dict[str, Any], manifest: bundles.Manifest | None)
 def register_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     name = params["Name"]
     location = params.get("ImageLocation")
+    pairs = tags.specifications(params, {RESOURCE_TYPE: RESOURCE_TYPE}).get(RESOURCE_TYPE, [])
+    if not location and ebs_images.wanted(params):
+        return ebs_images.register_image(ctx, params, _machine_settings(params, None), pairs, RESOURCE_TYPE)
     if not location:
         raise errors.missing_parameter("ImageLocation")
-    pairs = tags.specifications(params, {RESOURCE_TYPE: RESOURCE_TYPE}).get(RESOURCE_TYPE, [])
     with ctx.store.read() as conn:
         images.check_name(conn, ctx.account_id, name)
     cache = runtime_for(ctx.store).driver.images
@@ -67,7 +69,7 @@ def describe_images(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     if params.get("ImageIds") and params.get("MaxResults") is not None:
         raise errors.combination("The parameter imageIds cannot be used with the parameter maxResults")
     with ctx.store.read() as conn:
-        found = images.describe(conn, ctx.account_id, params)
+        found = ebs_images.decorate(conn, images.describe(conn, ctx.account_id, params))
     page, token = pagination.page(found, params, key=lambda i: i["ImageId"], minimum=5, maximum=1000)
     return {"Images": page, "NextToken": token}
 
@@ -85,7 +87,7 @@ IMAGE_ATTRIBUTES = {
     "ramdisk": lambda conn, row: {"RamdiskId": {"Value": row.ramdisk_id} if row.ramdisk_id else {}},
     "launchPermission": lambda conn, row: {"LaunchPermissions": images.permissions(conn, row)},
     "productCodes": lambda conn, row: {"ProductCodes": []},
-    "blockDeviceMapping": lambda conn, row: {"BlockDeviceMappings": []},
+    "blockDeviceMapping": lambda conn, row: {"BlockDeviceMappings": ebs_images.mappings(conn, [row.id]).get(row.id, [])},
     "sriovNetSupport": lambda conn, row: {"SriovNetSupport": {}},
     "bootMode": lambda conn, row: {"BootMode": {"Value": row.boot_mode} if row.boot_mode else {}},
     "imdsSupport": lambda conn, row: {"ImdsSupport": {}},

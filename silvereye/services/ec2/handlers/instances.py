@@ -48,6 +48,8 @@ def shapes(ctx: RequestContext, conn: sa.Connection, rows: list[Any]) -> dict[st
     out = {r.id: records.shape(r, tag_maps.get(r.id), p) for r in rows}
     for instance_id, attached in volumes.attached_to(conn, list(out)).items():
         out[instance_id]["BlockDeviceMappings"] = volumes.block_device_mappings(attached)
+        if any(r.device == out[instance_id].get("RootDeviceName") for r in attached):
+            out[instance_id]["RootDeviceType"] = "ebs"
     return out
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from silvereye.compute import ComputeError, InstanceNotFound, InvalidArgument
-from silvereye.compute.volumes import DeviceInUse, VolumeInUse, device_target
+from silvereye.compute.volumes import DeviceInUse, VolumeInUse, check_root_device, device_target
 from silvereye.services.ec2 import ebs, errors, filters, pagination
 from silvereye.services.ec2.models import instances, tags, vpc, zones
 from silvereye.services.ec2.models import volumes as records
@@ -23,7 +23,6 @@ from silvereye.services.gateway.context import RequestContext
 from silvereye.services.gateway.errors import ServiceError
 
 RESOURCE_TYPE = "volume"
-ROOT_DEVICES = ("/dev/sda", "/dev/sda1", "/dev/xvda", "/dev/vda")
 
 
 def _zone_named_by_id(cfg: Any, zone_id: str | None) -> str:
@@ -131,18 +130,29 @@ def delete_volume(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     return {}
 
 
+def _is_root_device(device: str) -> bool:
+    try:
+        check_root_device(device)
+    except InvalidArgument:
+        return False
+    return True
+
+
 def _check_device(device: str | None) -> str:
     if not device:
         raise errors.missing_parameter("Device")
-    if device in ROOT_DEVICES:
-        raise errors.invalid_parameter(f"Invalid value '{device}' for unixDevice. Attachment point {device} is "
-                                       "the instance's root device.")
+    if _is_root_device(device):
+        return device  # only a stopped instance without a root volume takes one (checked with the instance)
     try:
         device_target(device)
     except InvalidArgument:
         raise errors.invalid_parameter(f"Invalid value '{device}' for unixDevice. Attachment point {device} is "
                                        "not valid; use /dev/sdf to /dev/sdp (or /dev/sd[b-z], /dev/xvd[b-z]).") from None
     return device
+
+
+def _target(device: str) -> str:
+    return "vda" if _is_root_device(device) else device_target(device)
 
 
 def _device_taken(device: str) -> ServiceError:
@@ -167,8 +177,11 @@ def attach_volume(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
         if instance.availability_zone != row.availability_zone:
             raise errors.error("InvalidVolume.ZoneMismatch", f"The volume '{volume_id}' is not in the same availability "
                                f"zone as instance '{instance_id}'")
-        targets = {device_target(r.device) for r in records.attached_to(conn, [instance_id]).get(instance_id, [])}
-        if device_target(device) in targets:
+        if _is_root_device(device) and instance.state != "stopped":
+            raise errors.invalid_parameter(f"Invalid value '{device}' for unixDevice. Attachment point {device} is the "
+                                           "root device: a volume goes there only while the instance is stopped.")
+        attached = records.attached_to(conn, [instance_id]).get(instance_id, [])
+        if any(_target(r.device) == _target(device) for r in attached):
             raise _device_taken(device)
         records.mark_attached(conn, volume_id, instance_id, device, "attaching")
     def plug() -> ComputeError | None:  # a refusal is an answer for the client, not a failure to log
@@ -215,6 +228,11 @@ def detach_volume(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
                                    f"{params.get('InstanceId') or row.instance_id} at {params.get('Device') or row.device}")
         if row.attach_state == "detaching" and not params.get("Force"):
             return records.attachment(row)
+        if _is_root_device(row.device or ""):
+            instance = instances.get(conn, row.instance_id)
+            if instance is not None and instance.state != "stopped":
+                raise records.incorrect_state(f"Unable to detach root volume '{volume_id}' from instance "
+                                              f"'{row.instance_id}': stop the instance first.")
         records.update(conn, volume_id, attach_state="detaching")
         row = records.get(conn, volume_id)
     rt.submit(volume_id, ebs.detach, rt, volume_id, row.instance_id, bool(params.get("Force")))

@@ -1,0 +1,92 @@
+"""EBS-backed images through the API on libvirt's test driver: registered from a snapshot, launched
+with a root volume made from it, the volume kept through stop and start, deleted on termination; the
+snapshot in use while the image is registered. (Booting one for real: tests/e2e/test_ec2_ebs_images.py.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.ec2.harness import aws_error
+
+
+@pytest.fixture(scope="module")
+def snapshot(server, ec2):
+    vid = ec2.create_volume(AvailabilityZone="silvereye-1a", Size=1)["VolumeId"]
+    server.settle()
+    sid = ec2.create_snapshot(VolumeId=vid)["SnapshotId"]
+    server.settle()
+    return sid
+
+
+def register(ec2, image, snapshot, name, **ebs):
+    return ec2.register_image(Name=name, RootDeviceName="/dev/xvda", KernelId=image.kernel_id,
+                              RamdiskId=image.ramdisk_id, Architecture="x86_64",
+                              BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot, **ebs}}]
+                              )["ImageId"]
+
+
+def test_register_and_describe_an_ebs_backed_image(ec2, image, snapshot):
+    ami = register(ec2, image, snapshot, "ebs-described", VolumeSize=2)
+    got = ec2.describe_images(ImageIds=[ami])["Images"][0]
+    assert (got["RootDeviceType"], got["RootDeviceName"], got["State"]) == ("ebs", "/dev/xvda", "available")
+    assert got["BlockDeviceMappings"] == [{"DeviceName": "/dev/xvda", "Ebs": {
+        "SnapshotId": snapshot, "VolumeSize": 2, "VolumeType": "gp2", "DeleteOnTermination": True, "Encrypted": False}}]
+    assert ami in [i["ImageId"] for i in ec2.describe_images(
+        Owners=["self"], Filters=[{"Name": "root-device-type", "Values": ["ebs"]}])["Images"]]
+    attr = ec2.describe_image_attribute(ImageId=ami, Attribute="blockDeviceMapping")
+    assert attr["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] == snapshot
+
+    with aws_error("InvalidSnapshot.InUse", match=ami):
+        ec2.delete_snapshot(SnapshotId=snapshot)
+    with aws_error("InvalidParameterValue", match="too small"):
+        ec2.register_image(Name="ebs-too-small", RootDeviceName="/dev/xvda", BlockDeviceMappings=[
+            {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot, "VolumeSize": 0}}])
+    with aws_error("InvalidSnapshot.NotFound"):
+        register(ec2, image, "snap-0123456789abcdef0", "ebs-nowhere")
+    with aws_error("InvalidParameterValue", match="root device"):
+        ec2.register_image(Name="ebs-wrong-root", RootDeviceName="/dev/sda1", BlockDeviceMappings=[
+            {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}])
+
+
+def test_an_instance_boots_from_its_own_root_volume_and_it_goes_with_it(server, ec2, image, snapshot):
+    ami = register(ec2, image, snapshot, "ebs-launched")
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro")["Instances"][0]["InstanceId"]
+    server.settle()
+    inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert (inst["State"]["Name"], inst["RootDeviceType"], inst["RootDeviceName"]) == ("running", "ebs", "/dev/xvda")
+    (mapping,) = inst["BlockDeviceMappings"]
+    root = mapping["Ebs"]["VolumeId"]
+    assert (mapping["DeviceName"], mapping["Ebs"]["Status"], mapping["Ebs"]["DeleteOnTermination"]) == (
+        "/dev/xvda", "attached", True)
+    vol = ec2.describe_volumes(VolumeIds=[root])["Volumes"][0]
+    assert (vol["SnapshotId"], vol["State"], vol["Attachments"][0]["InstanceId"]) == (snapshot, "in-use", iid)
+    assert server.runtime.driver.describe(iid).root_volume == root  # the domain boots from the volume's file
+
+    with aws_error("IncorrectState", match="root volume"):
+        ec2.detach_volume(VolumeId=root)
+    with aws_error("VolumeInUse"):
+        ec2.delete_volume(VolumeId=root)
+
+    ec2.stop_instances(InstanceIds=[iid])
+    server.settle()
+    ec2.start_instances(InstanceIds=[iid])
+    server.settle()
+    assert server.runtime.driver.describe(iid).root_volume == root
+    assert ec2.describe_volumes(VolumeIds=[root])["Volumes"][0]["State"] == "in-use"
+
+    ec2.terminate_instances(InstanceIds=[iid])
+    server.settle()
+    with aws_error("InvalidVolume.NotFound"):
+        ec2.describe_volumes(VolumeIds=[root])
+    assert not (server.config.volumes_path / f"{root}.qcow2").exists()
+
+
+def test_a_root_volume_kept_after_termination(server, ec2, image, snapshot):
+    ami = register(ec2, image, snapshot, "ebs-kept", DeleteOnTermination=False)
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro")["Instances"][0]["InstanceId"]
+    server.settle()
+    root = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]
+    ec2.terminate_instances(InstanceIds=[iid])
+    server.settle()
+    assert ec2.describe_volumes(VolumeIds=[root["Ebs"]["VolumeId"]])["Volumes"][0]["State"] == "available"
+    ec2.deregister_image(ImageId=ami)
