@@ -154,3 +154,43 @@ def boot_source(rt: Any, instance: Any, image: Any, boot: BootSource) -> BootSou
     volume_id = root_volume(rt, instance, image)
     return dataclasses.replace(boot, root=None, root_size=0, root_volume=volume_id,
                                root_device_name=image.root_device_name)
+
+
+# -- CreateImage of an EBS-backed instance -------------------------------------------------------------
+
+
+def root_volume_of(rt: Any, instance_id: str) -> Any | None:
+    """The volume record an instance boots from (attached at a root device name), or None."""
+    from silvereye.compute.volumes import check_root_device
+
+    with rt.store.read() as conn:
+        for row in volume_records.attached_to(conn, [instance_id]).get(instance_id, []):
+            try:
+                check_root_device(row.device or "")
+            except Exception:  # noqa: BLE001 - a data volume's device
+                continue
+            return row
+    return None
+
+
+def image_from_root_volume(rt: Any, image_id: str, instance: Any, volume: Any) -> None:
+    """CreateImage's work for an EBS-backed instance: a snapshot of its root volume (crash-consistent
+    when it runs), which becomes the new image's root; the image is EBS-backed in turn."""
+    from silvereye.services.ec2 import snapshot_store
+    from silvereye.services.ec2.models.common import new_id
+
+    snapshot_id = new_id("snap")
+    with rt.store.write() as conn:
+        snapshots.insert(conn, snapshot_id, instance.account_id, volume.id, volume.size,
+                         f"Created by CreateImage({instance.id}) for {image_id}")
+    snapshot_store.take(rt, snapshot_id)
+    with rt.store.write() as conn:
+        snap = snapshots.get(conn, snapshot_id)
+        if snap is None or snap.state != "completed":
+            raise RuntimeError(f"the snapshot of {volume.id} failed: {snap.error_message if snap else 'deleted'}")
+        conn.execute(sa.insert(b).values(image_id=image_id, device=volume.device, snapshot_id=snapshot_id,
+                                         volume_size=volume.size, volume_type=volume.volume_type,
+                                         delete_on_termination=True))
+        conn.execute(sa.update(im).where(im.c.id == image_id, im.c.state == "pending").values(
+            state="available", format=FORMAT, location=f"ebs:{snapshot_id}", sha256="", size=volume.size << 30,
+            root_device_name=volume.device))

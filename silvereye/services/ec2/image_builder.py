@@ -6,7 +6,8 @@ image's kernel, ramdisk and kernel line. As on EC2, a running instance is
 shut down cleanly for a consistent copy and started again afterwards (it
 goes stopping -> stopped -> pending -> running); with ``NoReboot`` it keeps
 running and the copy is crash-consistent (read with ``-U``, QEMU holding
-the image).
+the image). An EBS-backed instance's image is a snapshot of its root
+volume instead (:func:`.ebs_images.image_from_root_volume`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 
 from silvereye.compute.driver import ROOT_DISK
 from silvereye.compute.hostfiles import LocalHost
-from silvereye.services.ec2 import controller
+from silvereye.services.ec2 import controller, ebs_images
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.models import system_images
 from silvereye.services.ec2.runtime import Ec2Runtime
@@ -60,6 +61,10 @@ def build(rt: Ec2Runtime, image_id: str, instance_id: str, cycle: bool) -> None:
             controller.stop(rt, instance_id)
             with rt.store.read() as conn:
                 stopped_here = records.get(conn, instance_id).state == "stopped"
+        root_volume = ebs_images.root_volume_of(rt, instance_id)
+        if root_volume is not None:  # EBS-backed: a snapshot of its root volume becomes the image's root
+            ebs_images.image_from_root_volume(rt, image_id, row, root_volume)
+            return
         with rt.store.read() as conn:
             running = records.get(conn, instance_id).state != "stopped"
         flat = _flatten(rt, instance_id, row.node, running)

@@ -90,3 +90,23 @@ def test_a_root_volume_kept_after_termination(server, ec2, image, snapshot):
     server.settle()
     assert ec2.describe_volumes(VolumeIds=[root["Ebs"]["VolumeId"]])["Volumes"][0]["State"] == "available"
     ec2.deregister_image(ImageId=ami)
+
+
+def test_create_image_of_an_ebs_backed_instance_snapshots_its_root(server, ec2, acme, image, snapshot):
+    ami = register(ec2, image, snapshot, "ebs-parent")
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro")["Instances"][0]["InstanceId"]
+    server.settle()
+    root = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]
+    child = ec2.create_image(InstanceId=iid, Name="ebs-child")["ImageId"]  # stopped for it (the test driver cannot freeze a running disk)
+    server.settle()
+    got = ec2.describe_images(ImageIds=[child])["Images"][0]
+    assert (got["State"], got["RootDeviceType"], got["RootDeviceName"]) == ("available", "ebs", "/dev/xvda")
+    (mapping,) = got["BlockDeviceMappings"]
+    made = ec2.describe_snapshots(SnapshotIds=[mapping["Ebs"]["SnapshotId"]])["Snapshots"][0]
+    assert (made["VolumeId"], made["State"], made["OwnerId"]) == (root["Ebs"]["VolumeId"], "completed", acme.account_id)
+    assert child in made["Description"]
+    again = ec2.run_instances(ImageId=child, MinCount=1, MaxCount=1, InstanceType="t1.micro")["Instances"][0]["InstanceId"]
+    server.settle()
+    assert ec2.describe_instances(InstanceIds=[again])["Reservations"][0]["Instances"][0]["RootDeviceType"] == "ebs"
+    ec2.terminate_instances(InstanceIds=[iid, again])
+    server.settle()
