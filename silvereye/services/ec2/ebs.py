@@ -208,9 +208,11 @@ def start(rt: Ec2Runtime) -> None:
 def housekeep(rt: Ec2Runtime) -> None:
     storage(rt)  # settles on first use
     settle(rt)
-    from silvereye.services.ec2 import snapshot_store
+    from silvereye.services.ec2 import ebs_images, snapshot_store
 
     snapshot_store.housekeep(rt)
+    with rt.store.write() as conn:
+        ebs_images.forget_removed(conn)
 
 
 def _instance_terminated(rt: Ec2Runtime, instance_id: str) -> None:
@@ -243,17 +245,19 @@ hooks.on("running", _instance_running)
 
 
 def volume_from_snapshot(rt: Ec2Runtime, account_id: str, snapshot_id: str, zone: str, *, size_gib: int | None = None,
-                         volume_type: str = "gp2", delete_on_termination: bool = False) -> str:
-    """A new volume of the account holding a snapshot the account may restore, made before this returns
-    (``available``); its id. EC2's errors for a snapshot not found or too large for ``size_gib``; a
-    ComputeError if the disk cannot be made (the record then says ``error``)."""
+                         volume_type: str = "gp2", delete_on_termination: bool = False,
+                         restorable_by: str | None = None) -> str:
+    """A new volume of the account holding a snapshot the account (or ``restorable_by``: the owner of a
+    shared image that boots from it) may restore, made before this returns (``available``); its id.
+    EC2's errors for a snapshot not found or too large for ``size_gib``; a ComputeError if the disk
+    cannot be made (the record then says ``error``)."""
     from silvereye.services.ec2 import errors
     from silvereye.services.ec2.models import snapshots
     from silvereye.services.ec2.models.common import new_id
 
     volume_id = new_id("vol")
     with rt.store.write() as conn:
-        snap = snapshots.restorable(conn, account_id, snapshot_id)
+        snap = snapshots.restorable(conn, restorable_by or account_id, snapshot_id)
         size = snap.volume_size if size_gib is None else size_gib
         if size < snap.volume_size:
             raise errors.invalid_parameter(f"Volume of {size}GiB is too small; minimum is {snap.volume_size}GiB.")

@@ -127,6 +127,11 @@ def _image_using(conn: sa.Connection, snapshot_id: str) -> str | None:
 snapshots.register_user(_image_using)
 
 
+def forget_removed(conn: sa.Connection) -> None:
+    """Drop the mappings of images that are gone (housekeeping removed them once deregistered)."""
+    conn.execute(sa.delete(b).where(b.c.image_id.not_in(sa.select(im.c.id))))
+
+
 # -- launching ------------------------------------------------------------------------------------
 
 
@@ -142,7 +147,8 @@ def root_volume(rt: Any, instance: Any, image: Any) -> str:
     if made:
         return made[0].id
     volume_id = ebs.volume_from_snapshot(rt, instance.account_id, root.snapshot_id, instance.availability_zone,
-                                         size_gib=root.volume_size, volume_type=root.volume_type)
+                                         size_gib=root.volume_size, volume_type=root.volume_type,
+                                         restorable_by=image.account_id)  # a shared image's snapshot need not be
     with rt.store.write() as conn:
         volume_records.mark_attached(conn, volume_id, instance.id, image.root_device_name, "attaching",
                                      delete_on_termination=bool(root.delete_on_termination))

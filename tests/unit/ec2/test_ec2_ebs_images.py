@@ -110,3 +110,19 @@ def test_create_image_of_an_ebs_backed_instance_snapshots_its_root(server, ec2, 
     assert ec2.describe_instances(InstanceIds=[again])["Reservations"][0]["Instances"][0]["RootDeviceType"] == "ebs"
     ec2.terminate_instances(InstanceIds=[iid, again])
     server.settle()
+
+
+def test_another_account_launches_a_shared_ebs_backed_image(server, ec2, other, image, snapshot):
+    ami = register(ec2, image, snapshot, "ebs-shared")
+    ec2.modify_image_attribute(ImageId=ami, LaunchPermission={"Add": [{"UserId": other.account_id}]})
+    theirs = server.client("ec2", other)
+    iid = theirs.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro")["Instances"][0]["InstanceId"]
+    server.settle()
+    inst = theirs.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert inst["State"]["Name"] == "running", inst.get("StateReason")
+    root = inst["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    assert theirs.describe_volumes(VolumeIds=[root])["Volumes"][0]["SnapshotId"] == snapshot  # their volume
+    with aws_error("InvalidSnapshot.NotFound"):  # the snapshot itself stays private
+        theirs.describe_snapshots(SnapshotIds=[snapshot])
+    theirs.terminate_instances(InstanceIds=[iid])
+    server.settle()
