@@ -20,18 +20,16 @@ import pytest
 
 from tests.e2e.ec2_cloud import cloud  # noqa: F401 - a fixture
 from tests.e2e.ec2_cloud import instance, wait_state
-from tests.e2e.test_ec2_volumes import Shell, wait_snapshot, wait_volume
+from tests.e2e.test_ec2_volumes import Tenant, wait_snapshot, wait_volume
 
 pytestmark = pytest.mark.e2e
 
 
 def test_an_image_registered_from_a_snapshot_boots_from_its_own_root_volume(cloud):
-    tiny = cloud.install_tiny()
-    ec2 = cloud.server.client("ec2")
-    key = ec2.create_key_pair(KeyName="ebs-image")["KeyMaterial"]
-    builder_id = ec2.run_instances(ImageId=tiny["image_id"], MinCount=1, MaxCount=1, InstanceType="t2.nano",
-                                   KeyName="ebs-image")["Instances"][0]["InstanceId"]
-    builder = Shell(ec2, builder_id, key)
+    user = Tenant(cloud, "ebs-image")
+    ec2, tiny = user.ec2, user.tiny
+    builder_id = user.run()
+    builder = user.shell(builder_id)
 
     # A root file system on a new volume, with a file on it.
     word = secrets.token_hex(8)
@@ -52,9 +50,8 @@ def test_an_image_registered_from_a_snapshot_boots_from_its_own_root_volume(clou
                              BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
                                                    "Ebs": {"SnapshotId": snap["SnapshotId"], "VolumeSize": 2}}])["ImageId"]
     assert ec2.describe_images(ImageIds=[ami])["Images"][0]["RootDeviceType"] == "ebs"
-    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t2.nano",
-                            KeyName="ebs-image")["Instances"][0]["InstanceId"]
-    guest = Shell(ec2, iid, key)
+    iid = user.run(ami)
+    guest = user.shell(iid)
     described = instance(ec2, iid)
     assert (described["RootDeviceType"], described["RootDeviceName"]) == ("ebs", "/dev/xvda")
     root = described["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
@@ -69,7 +66,7 @@ def test_an_image_registered_from_a_snapshot_boots_from_its_own_root_volume(clou
     wait_state(ec2, iid, "stopped", timeout=180)
     assert ec2.describe_volumes(VolumeIds=[root])["Volumes"][0]["State"] == "in-use"
     ec2.start_instances(InstanceIds=[iid])
-    guest = Shell(ec2, iid, key, after=1)
+    guest = user.shell(iid, after=1)
     assert guest("cat /data/after").strip() == "kept"
     assert instance(ec2, iid)["BlockDeviceMappings"][0]["Ebs"]["VolumeId"] == root
 
@@ -82,9 +79,8 @@ def test_an_image_registered_from_a_snapshot_boots_from_its_own_root_volume(clou
         time.sleep(1)
     assert (made["State"], made["RootDeviceType"]) == ("available", "ebs")
     assert wait_state(ec2, iid, "running")["BlockDeviceMappings"][0]["Ebs"]["VolumeId"] == root  # never stopped
-    grandchild_id = ec2.run_instances(ImageId=child, MinCount=1, MaxCount=1, InstanceType="t2.nano",
-                                      KeyName="ebs-image")["Instances"][0]["InstanceId"]
-    grandchild = Shell(ec2, grandchild_id, key)
+    grandchild_id = user.run(child)
+    grandchild = user.shell(grandchild_id)
     assert grandchild("cat /data/marker /data/after").split() == [word, "kept"]
 
     # The image holds its snapshot; terminating deletes the root volume (DeleteOnTermination).

@@ -88,15 +88,29 @@ class Shell:
         return self(f"dd if=/dev/{device} bs=1M skip=16 count=4 2>/dev/null | sha256sum").split()[0]
 
 
+class Tenant:
+    """A user of the cloud with the tiny image installed and a key pair, who runs tiny instances."""
+
+    def __init__(self, ec2_cloud, key_name: str):
+        self.tiny = ec2_cloud.install_tiny()
+        self.ec2 = ec2_cloud.server.client("ec2")
+        self.key_name = key_name
+        self.key = self.ec2.create_key_pair(KeyName=key_name)["KeyMaterial"]
+
+    def run(self, image_id: str | None = None) -> str:
+        return self.ec2.run_instances(ImageId=image_id or self.tiny["image_id"], MinCount=1, MaxCount=1,
+                                      InstanceType="t2.nano", KeyName=self.key_name)["Instances"][0]["InstanceId"]
+
+    def shell(self, instance_id: str, after: int = 0) -> Shell:
+        return Shell(self.ec2, instance_id, self.key, after=after)
+
+
 def test_a_volume_moves_its_data_between_instances_and_through_a_snapshot(cloud):
-    tiny = cloud.install_tiny()
-    ec2 = cloud.server.client("ec2")
-    key = ec2.create_key_pair(KeyName="ebs-e2e")["KeyMaterial"]
-    run = dict(ImageId=tiny["image_id"], MinCount=1, MaxCount=1, InstanceType="t2.nano", KeyName="ebs-e2e")
-    first_id = ec2.run_instances(**run)["Instances"][0]["InstanceId"]
-    second_id = ec2.run_instances(**run)["Instances"][0]["InstanceId"]
+    user = Tenant(cloud, "ebs-e2e")
+    ec2 = user.ec2
+    first_id, second_id = user.run(), user.run()
     zone = instance(ec2, first_id)["Placement"]["AvailabilityZone"]
-    first, second = Shell(ec2, first_id, key), Shell(ec2, second_id, key)
+    first, second = user.shell(first_id), user.shell(second_id)
     word = secrets.token_hex(8)
     digest = hashlib.sha256(((word + "\n") * (4 * MiB))[:4 * MiB].encode()).hexdigest()
 
@@ -162,7 +176,7 @@ def test_a_volume_moves_its_data_between_instances_and_through_a_snapshot(cloud)
     ec2.attach_volume(VolumeId=late, InstanceId=second_id, Device="/dev/sdi")
     assert wait_volume(ec2, late, "in-use")["Attachments"][0]["InstanceId"] == second_id
     ec2.start_instances(InstanceIds=[second_id])
-    second = Shell(ec2, second_id, key, after=1)
+    second = user.shell(second_id, after=1)
     assert second.pattern_sha256(second.device_of(vid)) == digest
     second.device_of(late)
 

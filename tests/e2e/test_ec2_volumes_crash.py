@@ -17,7 +17,7 @@ import time
 import pytest
 
 from tests.e2e.ec2_cloud import cloud  # noqa: F401 - a fixture
-from tests.e2e.test_ec2_volumes import MiB, Shell, wait_snapshot, wait_volume
+from tests.e2e.test_ec2_volumes import MiB, Tenant, wait_snapshot, wait_volume
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +28,10 @@ def overlays(cloud) -> list[str]:
 
 
 def test_kill_9_during_a_live_snapshot_then_restart_leaves_no_lie(cloud):
-    tiny = cloud.install_tiny()
-    ec2 = cloud.server.client("ec2")
-    key = ec2.create_key_pair(KeyName="ebs-crash")["KeyMaterial"]
-    iid = ec2.run_instances(ImageId=tiny["image_id"], MinCount=1, MaxCount=1, InstanceType="t2.nano",
-                            KeyName="ebs-crash")["Instances"][0]["InstanceId"]
-    guest = Shell(ec2, iid, key)
+    user = Tenant(cloud, "ebs-crash")
+    ec2 = user.ec2
+    iid = user.run()
+    guest = user.shell(iid)
     vid = ec2.create_volume(AvailabilityZone="silvereye-1a", Size=1)["VolumeId"]
     wait_volume(ec2, vid, "available")
     ec2.attach_volume(VolumeId=vid, InstanceId=iid, Device="/dev/sdf")

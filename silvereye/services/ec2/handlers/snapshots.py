@@ -8,7 +8,7 @@ the background (:mod:`..snapshot_store`), its Progress moving to 100%.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from silvereye.services.ec2 import errors, filters, pagination, snapshot_store
 from silvereye.services.ec2.models import snapshots as records
@@ -70,11 +70,10 @@ def copy_snapshot(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     return {"SnapshotId": snapshot_id, "Tags": tags.tag_list(dict(pairs))}
 
 
-class _Snapshot:
-    __slots__ = ("row", "tag_map", "grantees")
-
-    def __init__(self, row: Any, tag_map: dict[str, str], grantees: set[str]):
-        self.row, self.tag_map, self.grantees = row, tag_map, grantees
+class _Snapshot(NamedTuple):
+    row: Any
+    tag_map: dict[str, str]
+    grantees: set[str]
 
 
 FILTERS = filters.FilterSpec(

@@ -10,7 +10,7 @@ EC2's errors rather than as a volume that silently falls back.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from silvereye.compute import ComputeError, InstanceNotFound, InvalidArgument
 from silvereye.compute.volumes import DeviceInUse, VolumeInUse, check_root_device, device_target
@@ -66,11 +66,9 @@ def create_volume(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     return records.shape(row, dict(pairs))
 
 
-class _Volume:
-    __slots__ = ("row", "tag_map")
-
-    def __init__(self, row: Any, tag_map: dict[str, str]):
-        self.row, self.tag_map = row, tag_map
+class _Volume(NamedTuple):
+    row: Any
+    tag_map: dict[str, str]
 
 
 FILTERS = filters.FilterSpec(
