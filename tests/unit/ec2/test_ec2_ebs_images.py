@@ -126,3 +126,28 @@ def test_another_account_launches_a_shared_ebs_backed_image(server, ec2, other, 
         theirs.describe_snapshots(SnapshotIds=[snapshot])
     theirs.terminate_instances(InstanceIds=[iid])
     server.settle()
+
+
+def test_run_instances_may_grow_the_root_volume_and_keep_it(server, ec2, image, snapshot):
+    ami = register(ec2, image, snapshot, "ebs-overridden")
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro", BlockDeviceMappings=[
+        {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 3, "VolumeType": "gp3", "DeleteOnTermination": False}},
+        {"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"}])["Instances"][0]["InstanceId"]
+    server.settle()
+    mapping = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]
+    assert mapping["Ebs"]["DeleteOnTermination"] is False
+    root = ec2.describe_volumes(VolumeIds=[mapping["Ebs"]["VolumeId"]])["Volumes"][0]
+    assert (root["Size"], root["VolumeType"]) == (3, "gp3")
+    ec2.terminate_instances(InstanceIds=[iid])
+    server.settle()
+    assert ec2.describe_volumes(VolumeIds=[root["VolumeId"]])["Volumes"][0]["State"] == "available"
+
+    with aws_error("InvalidParameterValue", match="too small"):
+        ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro", BlockDeviceMappings=[
+            {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 0}}])
+    with aws_error("Unsupported", match="root volume"):
+        ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro", BlockDeviceMappings=[
+            {"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1}}])
+    with aws_error("Unsupported", match="root volume"):
+        ec2.run_instances(ImageId=image.image_id, MinCount=1, MaxCount=1, InstanceType="t1.micro",
+                          BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 9}}])

@@ -70,6 +70,7 @@ class LaunchPlan:
     http_hop_limit: int = 1
     http_endpoint: str = "enabled"
     metadata_tags: str = "disabled"
+    root_override: dict[str, Any] | None = None  # BlockDeviceMappings' root volume (ebs_images.launch_root)
 
 
 def request_hash(params: dict[str, Any]) -> str:
@@ -96,9 +97,6 @@ def _refuse_unsupported(params: dict[str, Any]) -> None:
             raise errors.unsupported(f"Placement.{member}: placement groups and dedicated hosts are not offered.")
     if placement.get("Tenancy") not in (None, "default"):
         raise errors.unsupported("Placement.Tenancy: only default tenancy is offered.")
-    for mapping in params.get("BlockDeviceMappings") or []:
-        if mapping.get("Ebs"):
-            raise errors.unsupported("BlockDeviceMappings: EBS volumes at launch are not offered yet.")
 
 
 def _counts(params: dict[str, Any]) -> tuple[int, int]:
