@@ -10,6 +10,7 @@ operations per kind of resource in ``handlers``)::
                 volumes, snapshots
     address_nat             elastic IP records and their NAT rules on the host, changed together
     ebs, snapshot_store     volume files and snapshot objects: background work, records kept true to disks
+    ebs_images              EBS-backed images: registered from snapshots, booted from root volumes
     filters, pagination     AWS's Filter and MaxResults/NextToken semantics, for every Describe
     authorize               IAM over EC2 ARNs, UnauthorizedOperation, DryRun
     runtime                 the compute driver and per-instance background work
@@ -22,7 +23,10 @@ reconciles every record with the domains that exist (bringing the network
 and the metadata listener up first when there are instances or the network
 was laid down already; otherwise before the first launch), and runs the
 housekeeping loop: reconcile every 30 s, forget terminated instances after
-an hour, drop deregistered images nothing uses.
+an hour, drop deregistered images nothing uses. EBS settles at start-up
+too (:func:`.ebs.start`): snapshot overlays a crash left are merged back,
+volume records are checked against the files and libvirt, unfinished
+creates and deletes resume, and snapshots left pending say error.
 """
 
 from __future__ import annotations
