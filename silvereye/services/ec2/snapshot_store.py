@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +68,24 @@ def _fail(rt: Ec2Runtime, snapshot_id: str, error: Exception) -> None:
         records.update(conn, snapshot_id, state="error", error_message=str(error)[:500])
 
 
+def _flush_behind(path: Path) -> threading.Thread:
+    """Start writing a fresh image to disk in the background: S3 makes the object durable (fsync)
+    after reading it for its MD5, and that fsync then has little left to wait for."""
+    fd = os.open(path, os.O_RDONLY)
+
+    def flush() -> None:
+        try:
+            os.fdatasync(fd)
+        except OSError:
+            pass  # S3's own fsync still makes it durable
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=flush, name="snapshot-flush", daemon=True)
+    thread.start()
+    return thread
+
+
 def take(rt: Ec2Runtime, snapshot_id: str) -> None:
     """Snapshot a volume (crash-consistent even while a guest writes to it) into the system bucket."""
     from silvereye.services.ec2 import ebs
@@ -79,9 +99,13 @@ def take(rt: Ec2Runtime, snapshot_id: str) -> None:
         image = ebs.storage(rt).snapshots.create(row.volume_id, snapshot_id, progress=_progress(rt, snapshot_id))
         started = time.monotonic()
         internal.ensure_system_bucket(rt.store, rt.cfg, records.BUCKET)
-        stored = internal.put_file(rt.store, rt.cfg, records.BUCKET, records.object_key(snapshot_id), image.path,
-                                   content_type="application/x-qcow2", move=True,
-                                   metadata={"volume-id": row.volume_id, "volume-size": str(image.volume_size)})
+        flushing = _flush_behind(image.path)  # the disk writes while S3 reads the image for its ETag
+        try:
+            stored = internal.put_file(rt.store, rt.cfg, records.BUCKET, records.object_key(snapshot_id), image.path,
+                                       content_type="application/x-qcow2", move=True,
+                                       metadata={"volume-id": row.volume_id, "volume-size": str(image.volume_size)})
+        finally:
+            flushing.join()
     except Exception as e:  # noqa: BLE001 - the record says what went wrong
         _fail(rt, snapshot_id, e)
         return
