@@ -4,7 +4,8 @@ A tiny instance formats a new volume and leaves a file on it; the volume is
 snapshotted and the snapshot registered as the root of an image (with the
 tiny kernel and ramdisk). An instance of that image boots from its own root
 volume made from the snapshot: the tiny guest mounts its root disk on
-/data, where the file is. Stop and start keep the root volume and what the
+/data, where the file is; the launch's BlockDeviceMappings add an empty
+volume and another from the snapshot. Stop and start keep the root volume and what the
 guest wrote; terminate deletes it (DeleteOnTermination). The snapshot stays
 in use until the image is deregistered. CreateImage of the running instance
 (NoReboot) snapshots its root volume into a new EBS-backed image.
@@ -50,11 +51,23 @@ def test_an_image_registered_from_a_snapshot_boots_from_its_own_root_volume(clou
                              BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
                                                    "Ebs": {"SnapshotId": snap["SnapshotId"], "VolumeSize": 2}}])["ImageId"]
     assert ec2.describe_images(ImageIds=[ami])["Images"][0]["RootDeviceType"] == "ebs"
-    iid = user.run(ami)
+    iid = user.run(ami, BlockDeviceMappings=[  # and two more volumes: an empty one, one more from the snapshot
+        {"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1}},
+        {"DeviceName": "/dev/sdg", "Ebs": {"SnapshotId": snap["SnapshotId"], "DeleteOnTermination": False}}])
     guest = user.shell(iid)
-    described = instance(ec2, iid)
+    deadline = time.monotonic() + 60
+    while len((described := instance(ec2, iid))["BlockDeviceMappings"]) < 3:
+        assert time.monotonic() < deadline, f"the launch's volumes did not all come: {described['BlockDeviceMappings']}"
+        time.sleep(0.5)
     assert (described["RootDeviceType"], described["RootDeviceName"]) == ("ebs", "/dev/xvda")
-    root = described["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+    by_device = {m["DeviceName"]: m["Ebs"] for m in described["BlockDeviceMappings"]}
+    assert sorted(by_device) == ["/dev/sdf", "/dev/sdg", "/dev/xvda"]
+    root, empty, copy = (by_device[d]["VolumeId"] for d in ("/dev/xvda", "/dev/sdf", "/dev/sdg"))
+    assert [by_device[d]["DeleteOnTermination"] for d in ("/dev/xvda", "/dev/sdf", "/dev/sdg")] == [True, True, False]
+    copy_dev = guest.device_of(copy)
+    assert int(guest(f"cat /sys/block/{guest.device_of(empty)}/size")) * 512 == 1 << 30
+    assert guest(f"mkdir -p /mnt/c && mount -t ext4 -o ro /dev/{copy_dev} /mnt/c && cat /mnt/c/marker; "
+                 "umount /mnt/c").strip() == word
     volume = ec2.describe_volumes(VolumeIds=[root])["Volumes"][0]
     assert (volume["SnapshotId"], volume["Size"], volume["Attachments"][0]["Device"]) == (snap["SnapshotId"], 2, "/dev/xvda")
     assert guest("cat /data/marker").strip() == word  # the root disk is the snapshot's file system
@@ -92,9 +105,11 @@ def test_an_image_registered_from_a_snapshot_boots_from_its_own_root_volume(clou
     wait_state(ec2, grandchild_id, "terminated", timeout=180)
     wait_state(ec2, builder_id, "terminated", timeout=180)
     deadline = time.monotonic() + 60
-    while root in [v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]]:
-        assert time.monotonic() < deadline, "the root volume outlived its instance"
+    while {root, empty} & {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}:
+        assert time.monotonic() < deadline, "volumes marked DeleteOnTermination outlived their instance"
         time.sleep(0.5)
+    wait_volume(ec2, copy, "available")  # kept, as its mapping said
+    ec2.delete_volume(VolumeId=copy)
     for image_id, snapshot_id in ((ami, snap["SnapshotId"]),
                                   (child, made["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"])):
         ec2.deregister_image(ImageId=image_id)

@@ -97,9 +97,9 @@ class Tenant:
         self.key_name = key_name
         self.key = self.ec2.create_key_pair(KeyName=key_name)["KeyMaterial"]
 
-    def run(self, image_id: str | None = None) -> str:
+    def run(self, image_id: str | None = None, **kw) -> str:
         return self.ec2.run_instances(ImageId=image_id or self.tiny["image_id"], MinCount=1, MaxCount=1,
-                                      InstanceType="t2.nano", KeyName=self.key_name)["Instances"][0]["InstanceId"]
+                                      InstanceType="t2.nano", KeyName=self.key_name, **kw)["Instances"][0]["InstanceId"]
 
     def shell(self, instance_id: str, after: int = 0) -> Shell:
         return Shell(self.ec2, instance_id, self.key, after=after)

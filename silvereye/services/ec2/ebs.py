@@ -208,11 +208,12 @@ def start(rt: Ec2Runtime) -> None:
 def housekeep(rt: Ec2Runtime) -> None:
     storage(rt)  # settles on first use
     settle(rt)
-    from silvereye.services.ec2 import ebs_images, snapshot_store
+    from silvereye.services.ec2 import ebs_images, launch_volumes, snapshot_store
 
     snapshot_store.housekeep(rt)
     with rt.store.write() as conn:
         ebs_images.forget_removed(conn)
+        launch_volumes.forget_ended(conn)
 
 
 def _instance_terminated(rt: Ec2Runtime, instance_id: str) -> None:
@@ -244,23 +245,27 @@ hooks.on("running", _instance_running)
 # -- for other features (EBS-backed instances and images) -------------------------------------------
 
 
-def volume_from_snapshot(rt: Ec2Runtime, account_id: str, snapshot_id: str, zone: str, *, size_gib: int | None = None,
-                         volume_type: str = "gp2", delete_on_termination: bool = False,
-                         restorable_by: str | None = None) -> str:
-    """A new volume of the account holding a snapshot the account (or ``restorable_by``: the owner of a
-    shared image that boots from it) may restore, made before this returns (``available``); its id.
-    EC2's errors for a snapshot not found or too large for ``size_gib``; a ComputeError if the disk
-    cannot be made (the record then says ``error``)."""
+def new_volume(rt: Ec2Runtime, account_id: str, zone: str, size_gib: int | None = None, *,
+               snapshot_id: str | None = None, volume_type: str = "gp2", delete_on_termination: bool = False,
+               restorable_by: str | None = None) -> str:
+    """A new volume of the account, made before this returns (``available``); its id. Empty, or from a
+    snapshot the account (or ``restorable_by``: the owner of a shared image that boots from it) may
+    restore, at least the snapshot's size. EC2's errors for what is not found or too small; a
+    ComputeError if the disk cannot be made (the record then says ``error``)."""
     from silvereye.services.ec2 import errors
     from silvereye.services.ec2.models import snapshots
     from silvereye.services.ec2.models.common import new_id
 
     volume_id = new_id("vol")
     with rt.store.write() as conn:
-        snap = snapshots.restorable(conn, restorable_by or account_id, snapshot_id)
-        size = snap.volume_size if size_gib is None else size_gib
-        if size < snap.volume_size:
-            raise errors.invalid_parameter(f"Volume of {size}GiB is too small; minimum is {snap.volume_size}GiB.")
+        size = size_gib
+        if snapshot_id is not None:
+            snap = snapshots.restorable(conn, restorable_by or account_id, snapshot_id)
+            size = snap.volume_size if size is None else size
+            if size < snap.volume_size:
+                raise errors.invalid_parameter(f"Volume of {size}GiB is too small; minimum is {snap.volume_size}GiB.")
+        elif size is None:
+            raise errors.missing_parameter("Size")
         vtype, iops, throughput = records.performance(volume_type, size, None, None)
         records.insert(conn, volume_id, account_id, zone, records.check_size(size, vtype), vtype, iops, throughput,
                        snapshot_id)
@@ -269,5 +274,13 @@ def volume_from_snapshot(rt: Ec2Runtime, account_id: str, snapshot_id: str, zone
     with rt.store.read() as conn:
         row = records.get(conn, volume_id)
     if row.state != "available":
-        raise ComputeError(f"volume {volume_id} could not be made from {snapshot_id}: {row.error_message}")
+        raise ComputeError(f"volume {volume_id} could not be made: {row.error_message}")
     return volume_id
+
+
+def volume_from_snapshot(rt: Ec2Runtime, account_id: str, snapshot_id: str, zone: str, *, size_gib: int | None = None,
+                         volume_type: str = "gp2", delete_on_termination: bool = False,
+                         restorable_by: str | None = None) -> str:
+    """:func:`new_volume` holding a snapshot."""
+    return new_volume(rt, account_id, zone, size_gib, snapshot_id=snapshot_id, volume_type=volume_type,
+                      delete_on_termination=delete_on_termination, restorable_by=restorable_by)

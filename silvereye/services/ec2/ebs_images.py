@@ -39,17 +39,7 @@ block_devices = sa.Table(
     sa.Column("delete_on_termination", sa.Boolean, nullable=False),
 )
 
-# RunInstances' BlockDeviceMappings for the root volume of an instance not yet launched.
-launch_roots = sa.Table(
-    "ec2_launch_root_volumes",
-    metadata,
-    sa.Column("instance_id", ResourceId, primary_key=True),
-    sa.Column("volume_size", sa.Integer, nullable=True),
-    sa.Column("volume_type", sa.String(16), nullable=True),
-    sa.Column("delete_on_termination", sa.Boolean, nullable=True),
-)
-
-register_migrations("ec2_ebs_images", [create_tables(block_devices), create_tables(launch_roots)])
+register_migrations("ec2_ebs_images", [create_tables(block_devices)])
 b = block_devices
 
 
@@ -138,69 +128,41 @@ snapshots.register_user(_image_using)
 
 
 def forget_removed(conn: sa.Connection) -> None:
-    """Drop the mappings of images that are gone (housekeeping removed them once deregistered), and
-    the root volume wishes of launches that ended before they made one."""
-    from silvereye.services.ec2.tables import instances
-
+    """Drop the mappings of images that are gone (housekeeping removed them once deregistered)."""
     conn.execute(sa.delete(b).where(b.c.image_id.not_in(sa.select(im.c.id))))
-    conn.execute(sa.delete(launch_roots).where(launch_roots.c.instance_id.not_in(
-        sa.select(instances.c.id).where(instances.c.state == "pending"))))
 
 
 # -- launching ------------------------------------------------------------------------------------
 
 
-def launch_root(conn: sa.Connection, image: Any, mappings: list[dict[str, Any]] | None) -> dict[str, Any] | None:
-    """RunInstances' BlockDeviceMappings, checked: the root volume of an EBS-backed image may be made
-    larger, of another type, or kept after termination; nothing else is offered (yet)."""
-    override = None
-    for mapping in mappings or []:
-        device, spec = mapping.get("DeviceName"), mapping.get("Ebs")
-        if not spec:
-            continue  # instance-store (ephemeral) names and NoDevice: there are no such devices to give or take
-        if not is_ebs(image) or device != image.root_device_name:
-            raise errors.unsupported(f"BlockDeviceMappings: only the root volume ({image.root_device_name}) of an "
-                                     f"EBS-backed image can be changed at launch, not {device}; attach further "
-                                     "volumes once the instance runs.")
-        if spec.get("SnapshotId") or spec.get("Encrypted") or spec.get("KmsKeyId"):
-            raise errors.unsupported("BlockDeviceMappings: the root volume comes from the image's snapshot, unencrypted.")
-        root = conn.execute(sa.select(b).where(b.c.image_id == image.id, b.c.device == device)).first()
-        size = spec.get("VolumeSize", root.volume_size)
-        if size < root.volume_size:
-            raise errors.invalid_parameter(f"Volume of {size}GiB is too small; minimum is {root.volume_size}GiB.")
-        vtype, _, _ = volume_records.performance(spec.get("VolumeType") or root.volume_type, size, None, None)
-        volume_records.check_size(size, vtype)
-        dot = spec.get("DeleteOnTermination")
-        override = {"volume_size": size, "volume_type": vtype,
-                    "delete_on_termination": bool(root.delete_on_termination) if dot is None else bool(dot)}
-    return override
-
-
-def remember_root(conn: sa.Connection, instance_id: str, override: dict[str, Any] | None) -> None:
-    if override is not None:
-        conn.execute(sa.insert(launch_roots).values(instance_id=instance_id, **override))
+def root_mapping(conn: sa.Connection, image: Any) -> Any:
+    """The mapping of an EBS-backed image's root device (its snapshot, size, type, DeleteOnTermination)."""
+    root = conn.execute(sa.select(b).where(b.c.image_id == image.id, b.c.device == image.root_device_name)).first()
+    if root is None:
+        raise errors.error("InvalidAMIID.Unavailable", f"image {image.id} has no root block device")
+    return root
 
 
 def root_volume(rt: Any, instance: Any, image: Any) -> str:
     """The instance's root volume: the one an earlier attempt made (a launch retried after a crash),
     or a new one from the image's snapshot, recorded as attached at the root device."""
+    from silvereye.services.ec2 import launch_volumes
+
     with rt.store.read() as conn:
-        root = conn.execute(sa.select(b).where(b.c.image_id == image.id, b.c.device == image.root_device_name)).first()
+        root = root_mapping(conn, image)
         made = [r for r in volume_records.attached_to(conn, [instance.id]).get(instance.id, [])
                 if r.device == image.root_device_name]
-        override = conn.execute(sa.select(launch_roots).where(launch_roots.c.instance_id == instance.id)).first()
-    if root is None:
-        raise errors.error("InvalidAMIID.Unavailable", f"image {image.id} has no root block device")
+        override = launch_volumes.root_of(conn, instance.id)
     if made:
         return made[0].id
     wanted = override if override is not None else root
-    volume_id = ebs.volume_from_snapshot(rt, instance.account_id, root.snapshot_id, instance.availability_zone,
-                                         size_gib=wanted.volume_size, volume_type=wanted.volume_type,
-                                         restorable_by=image.account_id)  # a shared image's snapshot need not be
+    volume_id = ebs.new_volume(rt, instance.account_id, instance.availability_zone, wanted.volume_size,
+                               snapshot_id=root.snapshot_id, volume_type=wanted.volume_type,
+                               restorable_by=image.account_id)  # a shared image's snapshot need not be
     with rt.store.write() as conn:
         volume_records.mark_attached(conn, volume_id, instance.id, image.root_device_name, "attaching",
                                      delete_on_termination=bool(wanted.delete_on_termination))
-        conn.execute(sa.delete(launch_roots).where(launch_roots.c.instance_id == instance.id))
+        launch_volumes.root_made(conn, instance.id)
     return volume_id
 
 

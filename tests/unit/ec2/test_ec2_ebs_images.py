@@ -145,9 +145,15 @@ def test_run_instances_may_grow_the_root_volume_and_keep_it(server, ec2, image, 
     with aws_error("InvalidParameterValue", match="too small"):
         ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro", BlockDeviceMappings=[
             {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 0}}])
-    with aws_error("Unsupported", match="root volume"):
+    with aws_error("InvalidParameterValue", match="device name"):
         ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro", BlockDeviceMappings=[
-            {"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1}}])
-    with aws_error("Unsupported", match="root volume"):
+            {"DeviceName": "/dev/hda", "Ebs": {"VolumeSize": 1}}])
+    with aws_error("MissingParameter", match="VolumeSize"):
+        ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro", BlockDeviceMappings=[
+            {"DeviceName": "/dev/sdf", "Ebs": {"VolumeType": "gp3"}}])
+    with aws_error("InvalidSnapshot.NotFound"):
+        ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t1.micro", BlockDeviceMappings=[
+            {"DeviceName": "/dev/sdf", "Ebs": {"SnapshotId": "snap-0123456789abcdef0"}}])
+    with aws_error("Unsupported", match="instance-store"):
         ec2.run_instances(ImageId=image.image_id, MinCount=1, MaxCount=1, InstanceType="t1.micro",
                           BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 9}}])

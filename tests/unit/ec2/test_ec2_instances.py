@@ -241,7 +241,7 @@ def test_launch_argument_errors(server, ec2, image):
     with aws_error("Unsupported", match="launch templates"):
         run(LaunchTemplate={"LaunchTemplateName": "lt"})
     with aws_error("Unsupported"):
-        run(BlockDeviceMappings=[{"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 1}}])
+        run(BlockDeviceMappings=[{"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 1, "Encrypted": True}}])
     with aws_error("InvalidParameterValue", match="Invalid IAM Instance Profile name"):
         run(IamInstanceProfile={"Name": "none-such"})
     placed = launch(server, ec2, image, SubnetId=subnet_b)["Instances"][0]

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from silvereye.compute import ComputeError, ids
-from silvereye.services.ec2 import controller, ebs_images, errors, filters, pagination
+from silvereye.services.ec2 import controller, errors, filters, launch_volumes, pagination
 from silvereye.services.ec2.models import addresses, images, launch, tags, volumes, vpc, zones
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.models.common import dumps, loads, new_id, now, utc
@@ -86,7 +86,7 @@ def run_instances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     rt = runtime_for(ctx.store)
     with ctx.store.read() as conn:
         plan = launch.plan(conn, ctx, params)
-        plan.root_override = ebs_images.launch_root(conn, plan.image, params.get("BlockDeviceMappings"))
+        plan.block_devices = launch_volumes.check(conn, ctx.account_id, plan.image, params.get("BlockDeviceMappings"))
         earlier = _existing(conn, ctx, plan)
         if earlier is not None:
             return _reservation(ctx, conn, earlier)
@@ -122,7 +122,7 @@ def run_instances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
                 http_hop_limit=plan.http_hop_limit, http_endpoint=plan.http_endpoint,
                 metadata_tags=plan.metadata_tags))
             tags.put(conn, ctx.account_id, iid, "instance", plan.instance_tags)
-            ebs_images.remember_root(conn, iid, plan.root_override)
+            launch_volumes.remember(conn, iid, plan.block_devices)
             launched.append(iid)
         if plan.client_token:
             conn.execute(sa.insert(client_tokens).values(account_id=ctx.account_id, token=plan.client_token,

@@ -70,7 +70,7 @@ class LaunchPlan:
     http_hop_limit: int = 1
     http_endpoint: str = "enabled"
     metadata_tags: str = "disabled"
-    root_override: dict[str, Any] | None = None  # BlockDeviceMappings' root volume (ebs_images.launch_root)
+    block_devices: Any = None  # the volumes BlockDeviceMappings asks for (launch_volumes.Wanted)
 
 
 def request_hash(params: dict[str, Any]) -> str:
