@@ -26,6 +26,11 @@ from tests.e2e.test_ec2_volumes import Tenant, wait_snapshot, wait_volume
 pytestmark = pytest.mark.e2e
 
 
+def root_of(described: dict) -> str:
+    return next(m["Ebs"]["VolumeId"] for m in described["BlockDeviceMappings"]
+                if m["DeviceName"] == described["RootDeviceName"])
+
+
 def test_an_image_registered_from_a_snapshot_boots_from_its_own_root_volume(cloud):
     user = Tenant(cloud, "ebs-image")
     ec2, tiny = user.ec2, user.tiny
@@ -81,7 +86,7 @@ def test_an_image_registered_from_a_snapshot_boots_from_its_own_root_volume(clou
     ec2.start_instances(InstanceIds=[iid])
     guest = user.shell(iid, after=1)
     assert guest("cat /data/after").strip() == "kept"
-    assert instance(ec2, iid)["BlockDeviceMappings"][0]["Ebs"]["VolumeId"] == root
+    assert root_of(instance(ec2, iid)) == root
 
     # CreateImage of the running EBS-backed instance: a crash-consistent snapshot of its root volume
     # becomes the root of a new EBS-backed image, whose instances see what the first had written.
@@ -91,7 +96,7 @@ def test_an_image_registered_from_a_snapshot_boots_from_its_own_root_volume(clou
         assert time.monotonic() < deadline, "CreateImage did not finish"
         time.sleep(1)
     assert (made["State"], made["RootDeviceType"]) == ("available", "ebs")
-    assert wait_state(ec2, iid, "running")["BlockDeviceMappings"][0]["Ebs"]["VolumeId"] == root  # never stopped
+    assert root_of(wait_state(ec2, iid, "running")) == root  # never stopped
     grandchild_id = user.run(child)
     grandchild = user.shell(grandchild_id)
     assert grandchild("cat /data/marker /data/after").split() == [word, "kept"]
