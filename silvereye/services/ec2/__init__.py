@@ -4,8 +4,11 @@ Layout (mirror style: state and rules in ``models``, one module of
 operations per kind of resource in ``handlers``)::
 
     models/     instances (records, state machine), launch (RunInstances checks), images, bundles (S3 image
-                format), system_images, key_pairs, tags (+ taggables), vpc, security_groups, zones, common
-    handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups
+                format), system_images, key_pairs, tags (+ taggables), vpc, security_groups
+                (+ sg_permissions), zones, common
+    handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups,
+                security_group_rules
+    firewall                security groups enforced: records applied to the compute firewall, live
     filters, pagination     AWS's Filter and MaxResults/NextToken semantics, for every Describe
     authorize               IAM over EC2 ARNs, UnauthorizedOperation, DryRun
     runtime                 the compute driver and per-instance background work
@@ -31,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from silvereye.services.ec2 import controller, tables
+from silvereye.services.ec2 import controller, firewall, tables  # noqa: F401 - firewall registers its hooks
 from silvereye.services.ec2.authorize import ec2_authorize
 from silvereye.services.ec2.handlers import (
     attributes,
@@ -40,12 +43,14 @@ from silvereye.services.ec2.handlers import (
     key_pairs,
     lifecycle,
     regions,
+    security_group_rules,
     security_groups,
     tags,
     vpc,
 )
 from silvereye.services.ec2.models import images as image_models
 from silvereye.services.ec2.models import instances as records
+from silvereye.services.ec2.models import security_groups as group_models
 from silvereye.services.ec2.models import taggables  # noqa: F401 - registers what CreateTags can tag
 from silvereye.services.ec2.models import tags as tag_models
 from silvereye.services.ec2.runtime import Ec2Runtime, register, unregister
@@ -164,6 +169,9 @@ def _describe(conn: sa.Connection, account_id: str) -> list[str]:
         n = conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.account_id == account_id, where)).scalar_one()
         if n:
             out.append(f"{n} {what}{'s' if n != 1 else ''}")
+    n = group_models.count(conn, account_id)
+    if n:
+        out.append(f"{n} EC2 security group{'s' if n != 1 else ''}")
     return out
 
 
@@ -173,6 +181,7 @@ def _purge(conn: sa.Connection, account_id: str) -> None:
     their records then expire like any terminated instance's."""
     image_models.purge(conn, account_id)
     tag_models.purge(conn, account_id)
+    group_models.purge(conn, account_id)  # the firewall follows at the next server start or group change
     i = tables.instances
     conn.execute(sa.update(i).where(i.c.account_id == account_id, i.c.state.in_(records.LIVE_STATES))
                  .values(state="shutting-down", state_reason_code=records.USER_SHUTDOWN[0],
@@ -196,8 +205,8 @@ SERVICE = Service(
     signing_name="ec2",
     iam_prefix="ec2",
     euca_path="/services/compute",
-    handlers=collect_handlers("ec2", attributes, images, instances, key_pairs, lifecycle, regions, security_groups,
-                              tags, vpc),
+    handlers=collect_handlers("ec2", attributes, images, instances, key_pairs, lifecycle, regions, security_group_rules,
+                              security_groups, tags, vpc),
     authorize=ec2_authorize,
     startup=[_startup],
     shutdown=[_shutdown],
