@@ -10,7 +10,10 @@ from __future__ import annotations
 import pytest
 
 from silvereye.compute.security_groups import SecurityGroupFirewall
+from silvereye.errors import SilvereyeError
 from silvereye.services.ec2 import firewall
+from silvereye.services.ec2.models import security_groups as sg
+from silvereye.services.iam import accounts
 from tests.unit.ec2.harness import aws_error
 
 TCP_80 = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
@@ -340,3 +343,21 @@ def test_iam_decides_per_group(server, image):
     with aws_error("DryRunOperation"):
         ec2.delete_security_group(GroupId=theirs, DryRun=True)
     assert len(ec2.describe_security_groups()["SecurityGroups"]) == 3
+
+
+def test_deleting_an_account_counts_and_purges_its_groups(server):
+    root = server.account("sgpurge")
+    ec2 = server.client("ec2", root)
+    ec2.authorize_security_group_ingress(GroupName="default", IpPermissions=[TCP_80])  # stores the default group
+    with server.store.write() as conn:
+        accounts.delete(conn, "sgpurge")  # the default group alone holds nothing up
+    root = server.account("sgpurge2")
+    ec2 = server.client("ec2", root)
+    ec2.create_security_group(GroupName="web", Description="web")
+    with pytest.raises(SilvereyeError, match="1 EC2 security group"):
+        with server.store.write() as conn:
+            accounts.delete(conn, "sgpurge2")
+    with server.store.write() as conn:
+        accounts.delete(conn, "sgpurge2", force=True)
+        assert sg.count(conn, root.account_id) == 0
+        assert conn.execute(sg.rules_t.select().where(sg.rules_t.c.account_id == root.account_id)).first() is None

@@ -265,5 +265,6 @@ def purge(conn: sa.Connection, account_id: str) -> None:
 
 
 def count(conn: sa.Connection, account_id: str) -> int:
+    """The account's own groups (the default group is the VPC's: it goes with the account, never holds it up)."""
     return conn.execute(sa.select(sa.func.count()).select_from(groups_t)
-                        .where(groups_t.c.account_id == account_id)).scalar_one()
+                        .where(groups_t.c.account_id == account_id, groups_t.c.name != DEFAULT_NAME)).scalar_one()
