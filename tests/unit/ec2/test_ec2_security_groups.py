@@ -7,6 +7,10 @@ the firewall's groups and members are exactly what the records say.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+
 import pytest
 
 from silvereye.compute.security_groups import SecurityGroupFirewall
@@ -361,3 +365,35 @@ def test_deleting_an_account_counts_and_purges_its_groups(server):
         accounts.delete(conn, "sgpurge2", force=True)
         assert sg.count(conn, root.account_id) == 0
         assert conn.execute(sg.rules_t.select().where(sg.rules_t.c.account_id == root.account_id)).first() is None
+
+
+def test_the_aws_cli_seed_scenario(server):
+    keys = server.account("sgcli")
+
+    def aws(*args: str) -> dict:
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": keys.access_key, "AWS_SECRET_ACCESS_KEY": keys.secret_key,
+               "AWS_DEFAULT_REGION": "silvereye-1", "AWS_PAGER": ""}
+        r = subprocess.run(["aws", "--endpoint-url", server.url, "--output", "json", "ec2", *args],
+                           capture_output=True, text=True, env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout) if r.stdout.strip() else {}
+
+    gid = aws("create-security-group", "--group-name", "seed", "--description", "seed scenario")["GroupId"]
+    aws("authorize-security-group-ingress", "--group-id", gid, "--protocol", "tcp", "--port", "22",
+        "--cidr", "10.0.0.0/8")
+    aws("authorize-security-group-ingress", "--group-name", "seed", "--protocol", "tcp", "--port", "80-81",
+        "--cidr", "10.0.0.0/8")
+    aws("authorize-security-group-ingress", "--group-id", gid, "--protocol", "icmp", "--port", "-1",
+        "--source-group", "seed")
+    rules = aws("describe-security-group-rules", "--filters", f"Name=group-id,Values={gid}")["SecurityGroupRules"]
+    assert sorted((r["IpProtocol"], r["FromPort"], r["ToPort"], r.get("CidrIpv4", "group")) for r in rules
+                  if not r["IsEgress"]) == [("icmp", -1, -1, "group"), ("tcp", 22, 22, "10.0.0.0/8"),
+                                            ("tcp", 80, 81, "10.0.0.0/8")]
+    assert len(fw(server).group(gid).rules) == 4
+    aws("revoke-security-group-ingress", "--group-id", gid, "--protocol", "tcp", "--port", "22", "--cidr", "10.0.0.0/8")
+    aws("revoke-security-group-ingress", "--group-id", gid, "--protocol", "tcp", "--port", "80-81",
+        "--cidr", "10.0.0.0/8")
+    aws("revoke-security-group-ingress", "--group-id", gid, "--protocol", "icmp", "--port", "-1",
+        "--source-group", "seed")
+    aws("delete-security-group", "--group-id", gid)
+    assert gid not in fw(server).groups()
