@@ -35,7 +35,15 @@ from silvereye.compute.errors import (
     NodeUnavailable,
 )
 from silvereye.compute.events import InstanceEvent
-from silvereye.compute.model import BootSource, DomainState, InstanceInfo, LaunchRequest, Orphans
+from silvereye.compute.model import (
+    BootSource,
+    DomainState,
+    HeldVolume,
+    InstanceInfo,
+    LaunchRequest,
+    Orphans,
+    Termination,
+)
 
 __all__ = [
     "AddressSpaceExhausted",
@@ -44,6 +52,7 @@ __all__ = [
     "ComputeDriver",
     "ComputeError",
     "DomainState",
+    "HeldVolume",
     "HypervisorError",
     "ImageCache",
     "ImageError",
@@ -58,4 +67,5 @@ __all__ = [
     "NetworkError",
     "NodeUnavailable",
     "Orphans",
+    "Termination",
 ]

@@ -42,6 +42,7 @@ class InstanceMetadata(XMLObject):
     mac = XMLProperty("mac")
     private_ip = XMLProperty("private-ip")
     launched_at = XMLProperty("launched-at")
+    root_device = XMLProperty("root-device")  # the EC2 root device name of an instance booted from a volume
 
 
 class Loader(XMLObject):
@@ -219,6 +220,10 @@ class DomainSpec:
     console_log: Path
     root_disk: Path | None = None
     root_format: str = "qcow2"
+    # Or an EBS root volume: its disk element as volumes.py makes it (serial, alias, target vda),
+    # and the EC2 root device name to record (/dev/sda1, /dev/xvda).
+    root_volume: Disk | None = None
+    root_device: str = ""
     kernel: Path | None = None
     ramdisk: Path | None = None
     kernel_cmdline: str = DEFAULT_KERNEL_CMDLINE
@@ -243,7 +248,11 @@ class DomainSpec:
             raise InvalidArgument(f"firmware {self.firmware!r} is not one of {', '.join(FIRMWARES)}")
         if self.root_format not in DISK_FORMATS:
             raise InvalidArgument(f"root disk format {self.root_format!r} is not one of {', '.join(DISK_FORMATS)}")
-        if self.kernel is None and self.root_disk is None:
+        if self.root_volume is not None and (self.root_disk is not None or self.root_volume.target_dev != "vda"):
+            raise InvalidArgument("an instance has one root disk, at vda: an image overlay or a volume")
+        if any(ord(c) < 32 for c in self.root_device):
+            raise InvalidArgument("the root device name holds control characters")
+        if self.kernel is None and self.root_disk is None and self.root_volume is None:
             raise InvalidArgument("an instance needs a kernel (direct boot) or a root disk (disk boot)")
         if self.ramdisk is not None and self.kernel is None:
             raise InvalidArgument("a ramdisk needs a kernel")
@@ -273,7 +282,9 @@ def build_domain(spec: DomainSpec) -> Domain:
         os_el.boot_dev = "hd"
 
     devices = Devices()
-    if spec.root_disk is not None:
+    if spec.root_volume is not None:
+        devices.disks.append(spec.root_volume)
+    elif spec.root_disk is not None:
         devices.disks.append(
             Disk(type="file", device="disk", driver_name="qemu", driver_type=spec.root_format,
                  source_file=str(spec.root_disk), target_dev="vda", target_bus="virtio")
@@ -303,6 +314,7 @@ def build_domain(spec: DomainSpec) -> Domain:
             mac=spec.mac,
             private_ip=spec.private_ip,
             launched_at=spec.launched_at or None,
+            root_device=spec.root_device or None,
         ),
         memory_unit="MiB",
         memory=spec.instance_type.memory_mib,

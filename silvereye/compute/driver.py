@@ -6,6 +6,9 @@ overlay (disks), defines and starts its domain; any failure on the way
 undoes what was done, so a failed launch leaves nothing behind. Every other
 operation finds the instance's domain by name on the nodes, because libvirt,
 not a record of ours, says where an instance is and what state it is in.
+An instance may instead boot from an EBS volume (``BootSource.root_volume``):
+its root disk is then the volume's file, not an overlay, and terminate
+releases the volume without deleting it (``volumes.py`` says how EC2 uses it).
 
 Blocking calls (stop waits for a clean shutdown) are meant to run on a
 worker thread of the caller; every method is safe to call from several
@@ -31,15 +34,17 @@ from silvereye.compute.errors import (
     InstanceExists,
     InstanceNotFound,
     InsufficientCapacity,
+    InvalidArgument,
     NodeUnavailable,
     libvirt_call,
 )
 from silvereye.compute.events import EventHub, Listener, Subscription
 from silvereye.compute.metadata_nat import MetadataRedirect, table_name_for
-from silvereye.compute.model import ABSENT, STATE_NAMES, DomainState, InstanceInfo, LaunchRequest, Orphans
+from silvereye.compute.model import ABSENT, STATE_NAMES, DomainState, InstanceInfo, LaunchRequest, Orphans, Termination
 from silvereye.compute.network import InstanceNetwork, Reservation, SubnetInfo
 from silvereye.compute.nodes import Node, NodeCapacity, nodes_from_config, surviving
 from silvereye.compute.scheduler import Demand, Scheduler
+from silvereye.compute.volumes import ROOT_TARGET, Volumes, check_root_device, held_volumes, volumes_in
 
 CONSOLE_FILE = "console.log"
 ROOT_DISK = "root.qcow2"
@@ -90,6 +95,7 @@ class ComputeDriver:
         self._locks: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self._where: dict[str, str] = {}  # instance id -> node name, a cache of lookups
+        self.volumes = Volumes(self)  # root volumes; the EC2 layer's Volumes(driver) shares its locks
         for node in self.nodes:
             node.on_connect(self._on_connect)
 
@@ -252,6 +258,8 @@ class ComputeDriver:
             private_ip=meta.private_ip or "",
             launched_at=meta.launched_at or "",
             network=meta.network or "",
+            root_volume=next((v for v, target in volumes_in(xml) if target == ROOT_TARGET), ""),
+            root_device=meta.root_device or "",
         )
 
     def describe(self, instance_id: str) -> InstanceInfo:
@@ -284,11 +292,25 @@ class ComputeDriver:
         return self.instances_path / ids.check_instance_id(instance_id)
 
     def launch(self, req: LaunchRequest) -> InstanceInfo:
-        """Create and start an instance; on any failure, undo everything and raise."""
+        """Create and start an instance; on any failure, undo everything and raise.
+
+        A root volume is held (its lock) from the check that nothing else uses it (VolumeInUse,
+        before anything is made) until its instance's domain is defined, so two launches, or a
+        launch and an attach, cannot both take it."""
         ids.check_instance_id(req.instance_id)
         ids.check_account_id(req.owner)
         ids.check_image_id(req.image_id)
         itype = instance_types.get(req.instance_type)
+        volume_id = req.boot.root_volume
+        if volume_id is None:
+            return self._launch(req, itype, None)
+        if req.boot.root is not None:
+            raise InvalidArgument("an instance boots from a root image or a root volume, not both")
+        check_root_device(req.boot.root_device_name)
+        with self.volumes.lock(volume_id):
+            return self._launch(req, itype, volume_id)
+
+    def _launch(self, req: LaunchRequest, itype, volume_id: str | None) -> InstanceInfo:
         with self._lock_for(req.instance_id):
             try:
                 node, _ = self._find(req.instance_id)
@@ -296,6 +318,13 @@ class ComputeDriver:
             except InstanceNotFound:
                 pass
             nodes = [self.node(req.node)] if req.node else self.reachable_nodes()
+            root_volume = None
+            if volume_id is not None:
+                root_volume = self.volumes.root_disk(volume_id, req.instance_id)
+                if req.node and req.node != self.volumes.node.name:
+                    raise ComputeError(f"volume {volume_id} lives on node {self.volumes.node.name}; "
+                                       f"{req.instance_id} cannot boot from it on node {req.node}")
+                nodes = [self.volumes.node]
             if not nodes:
                 names = ", ".join(n.name for n in self.nodes)
                 raise InsufficientCapacity(f"no node is reachable (libvirt on {names} does not answer)",
@@ -305,7 +334,7 @@ class ComputeDriver:
             node = self.node(claim.node)
             undo: list[Callable[[], None]] = []
             try:
-                info = self._create(node, req, itype, undo)
+                info = self._create(node, req, itype, root_volume, undo)
             except BaseException:
                 for step in reversed(undo):
                     try:
@@ -318,7 +347,7 @@ class ComputeDriver:
             self._where[req.instance_id] = node.name
             return info
 
-    def _create(self, node: Node, req: LaunchRequest, itype, undo: list) -> InstanceInfo:
+    def _create(self, node: Node, req: LaunchRequest, itype, root_volume, undo: list) -> InstanceInfo:
         conn = node.connection()
         domain_type = self.domain_type_for(node)
         self.network.ensure(conn)
@@ -329,7 +358,7 @@ class ComputeDriver:
         undo.append(lambda: self.network.release(conn, reservation.mac))
         reserved = False
         try:
-            info = self._lay_down_and_start(node, req, itype, domain_type, reservation, undo)
+            info = self._lay_down_and_start(node, req, itype, domain_type, reservation, root_volume, undo)
         finally:
             try:
                 reserving.result()
@@ -339,7 +368,7 @@ class ComputeDriver:
         return info
 
     def _lay_down_and_start(self, node: Node, req: LaunchRequest, itype, domain_type: str,
-                            reservation: Reservation, undo: list) -> InstanceInfo:
+                            reservation: Reservation, root_volume, undo: list) -> InstanceInfo:
         conn = node.connection()
         directory = self.instance_dir(req.instance_id)
         node.host.makedirs(self.instances_path, 0o755)
@@ -367,6 +396,8 @@ class ComputeDriver:
             private_ip=reservation.ip,
             console_log=directory / CONSOLE_FILE,
             root_disk=root,
+            root_volume=root_volume,
+            root_device=req.boot.root_device_name if root_volume is not None else "",
             kernel=kernel,
             ramdisk=ramdisk,
             kernel_cmdline=boot.kernel_cmdline,
@@ -489,7 +520,15 @@ class ComputeDriver:
         Idempotent: what is already gone is skipped, so it also cleans up after a
         crash half-way through a launch. False when nothing at all was found.
         """
+        return self.terminate_with_report(instance_id).found
+
+    def terminate_with_report(self, instance_id: str) -> Termination:
+        """:meth:`terminate`, saying which volumes (root included) the instance held: they are
+        detached with its domain, never deleted (DeleteOnTermination is the EC2 layer's to honour)."""
+        import libvirt
+
         ids.check_instance_id(instance_id)
+        held = []
         with self._lock_for(instance_id):
             found = False
             try:
@@ -499,6 +538,11 @@ class ComputeDriver:
             if dom is not None:
                 found = True
                 info = self._info(node, dom)
+                with libvirt_call(f"read domain {dom.name()}", instance_id=instance_id):
+                    documents = [dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)]
+                    if dom.isActive():
+                        documents.append(dom.XMLDesc(0))
+                held = held_volumes(documents, info.root_device)
                 if dom.isActive():
                     with libvirt_call(f"power off {instance_id}", instance_id=instance_id):
                         dom.destroy()
@@ -522,7 +566,7 @@ class ComputeDriver:
             self._locks.pop(instance_id, None)
         for hook in self._terminate_hooks:
             hook(instance_id)
-        return found
+        return Termination(found, tuple(held))
 
     def wait_for_state(self, instance_id: str, states: tuple[str, ...], timeout: float) -> DomainState:
         """Poll until the domain is in one of ``states``; ComputeError on timeout."""

@@ -36,9 +36,17 @@ class BootSource:
     direct kernel boot with ``kernel_cmdline``. A root disk alone: the
     firmware boots it, BIOS or UEFI (OVMF). ``root_size`` grows the root
     overlay beyond the image's own size (bytes; 0 keeps it).
+
+    Or, instead of ``root``, ``root_volume``: an EBS volume id (an EBS-backed
+    image's root volume, made by the EC2 layer from its snapshot). The volume's
+    own file is the root disk, at vda whatever ``root_device_name`` (the EC2
+    name recorded in the domain and shown in the volume's attachment) says;
+    kernel, ramdisk and firmware work as with an image root.
     """
 
     root: CachedImage | None = None
+    root_volume: str | None = None
+    root_device_name: str = "/dev/sda1"
     kernel: CachedImage | None = None
     ramdisk: CachedImage | None = None
     kernel_cmdline: str = DEFAULT_KERNEL_CMDLINE
@@ -46,6 +54,7 @@ class BootSource:
     root_size: int = 0
 
     def root_virtual_size(self) -> int:
+        """Bytes of root disk the launch lays down on the node (a root volume exists already: none)."""
         if self.root is None:
             return 0
         return max(self.root.virtual_size, self.root_size)
@@ -98,8 +107,27 @@ class InstanceInfo:
     private_ip: str = ""
     launched_at: str = ""
     network: str = ""  # the libvirt network its interface is on (which cloud it belongs to)
+    root_volume: str = ""  # the EBS volume it boots from ("" for an image-backed instance)
+    root_device: str = ""  # that volume's EC2 device name (/dev/sda1, /dev/xvda)
     # False for a domain with a silvereye name but without silvereye's metadata.
     recognised: bool = True
+
+
+@dataclass(frozen=True)
+class HeldVolume:
+    volume_id: str
+    device: str  # the EC2 device name (a root volume's as its launch recorded it)
+    root: bool
+
+
+@dataclass(frozen=True)
+class Termination:
+    """What a terminate did: whether anything was found, and the volumes the instance held,
+    now available again: the EC2 layer
+    deletes those it marked DeleteOnTermination (the driver never deletes a volume)."""
+
+    found: bool
+    volumes: tuple[HeldVolume, ...] = ()
 
 
 @dataclass

@@ -22,6 +22,22 @@ out from under a guest). Growing an attached volume resizes it live
 
 Volumes live on the local node; attaching one to an instance on another
 node is refused.
+
+EBS-backed instances (how the EC2 layer uses this): RegisterImage's root
+snapshot, or an instance-store image's cached root file, becomes a volume
+with :meth:`Volumes.create` (``source=`` a snapshot file or a cached raw or
+qcow2 image; at least the image's virtual size). RunInstances launches with
+``BootSource(root_volume=vol_id, root_device_name=...)``: the driver refuses
+a volume that is attached anywhere (VolumeInUse) before it makes anything,
+and the volume's own file becomes the instance's vda, with the volume's
+serial and alias, so it shows here as attached (``Attachment.root``, the
+recorded root device name) and stays through stop, start and reboot. A
+root volume is detached only from a stopped instance, and goes back at a
+root device name (/dev/sda1, /dev/xvda) only to a stopped instance without
+one. ``ComputeDriver.terminate_with_report`` lists every volume the instance
+held, now available again; deleting those marked DeleteOnTermination is the
+EC2 layer's decision. CreateImage of an EBS-backed instance is
+``Snapshots.create`` on its root volume, crash-consistent while it runs.
 """
 
 from __future__ import annotations
@@ -32,6 +48,7 @@ import os
 import re
 import threading
 import time
+import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,13 +56,17 @@ from pathlib import Path
 
 from silvereye.compute import ids
 from silvereye.compute.disks import _check_self_contained, qemu_img_info
-from silvereye.compute.domain_xml import Disk
+from silvereye.compute.domain_xml import Disk, read_metadata
 from silvereye.compute.errors import ComputeError, ImageError, InstanceNotFound, InvalidArgument, InvalidState, \
     libvirt_call
 from silvereye.compute.hostfiles import LocalHost
+from silvereye.compute.model import HeldVolume
 
 _VOLUME_ID = re.compile(r"vol-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 _DEVICE = re.compile(r"/dev/(?:sd|xvd|vd)([b-z])")
+_ROOT_DEVICE = re.compile(r"/dev/(?:sd|xvd|vd)a1?")
+ROOT_TARGET = "vda"  # where a root volume sits: the first virtio disk, what root=/dev/vda and firmware boot
+DEFAULT_ROOT_DEVICE = "/dev/sda1"  # EC2's root device name when an image names none
 MAX_SIZE = 16 << 40  # 16 TiB, EBS's largest gp2/gp3 volume
 ALIAS_PREFIX = "ua-"  # libvirt's prefix for user-chosen device aliases
 DETACH_TIMEOUT = 30.0
@@ -100,6 +121,13 @@ def device_target(device: str) -> str:
     return "vd" + m.group(1)
 
 
+def check_root_device(device: str) -> str:
+    """An EC2 root device name (/dev/sda1, /dev/xvda...): recorded as given, always libvirt's vda."""
+    if not isinstance(device, str) or not _ROOT_DEVICE.fullmatch(device):
+        raise InvalidArgument(f"root device name {device!r} is not valid; use /dev/sda1 or /dev/xvda")
+    return device
+
+
 def volume_serial(volume_id: str) -> str:
     """The disk serial a guest sees: the id without its dash (20 characters, virtio-blk's limit)."""
     return check_volume_id(volume_id).replace("-", "")
@@ -117,10 +145,19 @@ class Attachment:
     node: str
     target: str  # libvirt's target dev (vdf)
     state: str  # attached or detaching
+    root_device: str = ""  # the root device name an instance booted from this volume records (/dev/xvda)
+
+    @property
+    def root(self) -> bool:
+        """Whether this is the instance's root volume (the disk it boots from)."""
+        return self.target == ROOT_TARGET
 
     @property
     def device(self) -> str:
-        """The EC2 device name of the target (the EC2 layer keeps the exact spelling asked for)."""
+        """The EC2 device name: a root volume's as its launch recorded it, another's from its target
+        (the EC2 layer keeps the exact spelling asked for)."""
+        if self.root:
+            return self.root_device or DEFAULT_ROOT_DEVICE
         return "/dev/sd" + self.target[-1]
 
 
@@ -138,6 +175,12 @@ class VolumeInfo:
         return "available" if self.attachment is None else self.attachment.state
 
 
+def _volume_disk(volume_id: str, path: Path, target: str) -> Disk:
+    return Disk(type="file", device="disk", driver_name="qemu", driver_type="qcow2", source_file=str(path),
+                target_dev=target, target_bus="virtio", serial=volume_serial(volume_id),
+                alias=ALIAS_PREFIX + volume_id)
+
+
 def _all_disks(xml: str) -> list[Disk]:
     return [Disk.from_element(e) for e in ET.fromstring(xml).findall("devices/disk")]
 
@@ -147,6 +190,39 @@ def _disks(xml: str) -> dict[str, Disk]:
     return {d.serial: d for d in _all_disks(xml) if d.serial}
 
 
+def _volume_id_of(serial: str) -> str:
+    return f"vol-{serial[3:]}"
+
+
+def volumes_in(xml: str) -> list[tuple[str, str]]:
+    """(volume id, target) of every volume disk in a domain document, the root volume's (vda) first."""
+    found = [(_volume_id_of(serial), d.target_dev or "") for serial, d in _disks(xml).items()
+             if serial.startswith("vol")]
+    return sorted(found, key=lambda v: (v[1] != ROOT_TARGET, v[1]))
+
+
+def held_volumes(documents: list[str], root_device: str) -> list[HeldVolume]:
+    """The volumes in an instance's domain documents (definition, live), as terminate reports them."""
+    held: dict[str, HeldVolume] = {}
+    for volume_id, target in (v for xml in documents for v in volumes_in(xml)):
+        device = Attachment("", "", target, "attached", root_device)
+        held.setdefault(volume_id, HeldVolume(volume_id, device.device, device.root))
+    return list(held.values())
+
+
+# Volume locks per driver, so every Volumes of one driver (the driver's own, the EC2 layer's)
+# serialises the same volume's attach, launch, snapshot and delete.
+_LOCK_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK_TABLES_GUARD = threading.Lock()
+
+
+def _lock_table(driver) -> tuple[threading.Lock, dict[str, threading.Lock]]:
+    with _LOCK_TABLES_GUARD:
+        if driver not in _LOCK_TABLES:
+            _LOCK_TABLES[driver] = (threading.Lock(), collections.defaultdict(threading.Lock))
+        return _LOCK_TABLES[driver]
+
+
 class Volumes:
     """The volumes of a :class:`~silvereye.compute.driver.ComputeDriver`'s local node."""
 
@@ -154,8 +230,7 @@ class Volumes:
         self.driver = driver
         self.root = Path(driver.cfg.volumes_path)
         self.host = LocalHost()
-        self._locks: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
-        self._guard = threading.Lock()
+        self._guard, self._locks = _lock_table(driver)
 
     # -- bookkeeping ----------------------------------------------------------
 
@@ -184,16 +259,21 @@ class Volumes:
                     continue
                 try:
                     active = dom.isActive()
-                    config = _disks(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+                    config_xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+                    config = _disks(config_xml)
                     live = _disks(dom.XMLDesc(0)) if active else config
                 except libvirt.libvirtError:
                     continue  # the domain went away while we looked
+                meta = read_metadata(config_xml)
+                root_device = (meta.root_device or "") if meta is not None else ""
                 for serial in set(config) | set(live):
                     if not serial.startswith("vol"):
                         continue
                     disk = live.get(serial) or config[serial]
                     state = "attached" if serial in live and serial in config else "detaching"
-                    out[serial] = (Attachment(instance_id, node.name, disk.target_dev or "", state), dom)
+                    target = disk.target_dev or ""
+                    out[serial] = (Attachment(instance_id, node.name, target, state,
+                                              root_device if target == ROOT_TARGET else ""), dom)
         return out
 
     def _info(self, volume_id: str, attachments: dict | None = None) -> VolumeInfo:
@@ -222,14 +302,28 @@ class Volumes:
 
     def attachments_of(self, instance_id: str) -> list[tuple[str, Attachment]]:
         """(volume id, attachment) of every volume attached to an instance."""
-        return sorted((f"vol-{serial[3:]}", a) for serial, (a, _) in self._attachments().items()
+        return sorted((_volume_id_of(serial), a) for serial, (a, _) in self._attachments().items()
                       if a.instance_id == instance_id)
+
+    @property
+    def node(self):
+        """The node volumes live on (the local one): instances using them must run there."""
+        return self.driver.nodes[0]
+
+    def root_disk(self, volume_id: str, instance_id: str) -> Disk:
+        """The root disk of an instance about to boot from this volume: VolumeNotFound, or VolumeInUse
+        when something holds it already. The launch holds :meth:`lock` of the volume throughout."""
+        info = self.describe(volume_id)
+        if info.attachment is not None:
+            raise VolumeInUse(volume_id, info.attachment.instance_id, f"boot {instance_id} from")
+        return _volume_disk(volume_id, info.path, ROOT_TARGET)
 
     # -- files ----------------------------------------------------------------
 
     def create(self, volume_id: str, size: int | None = None, *, source: Path | None = None) -> VolumeInfo:
         """A new volume of ``size`` bytes: empty, or holding the disk image ``source`` (a
-        snapshot's qcow2 or a raw image), grown to ``size`` when that is larger."""
+        snapshot's qcow2, or a cached machine image, raw or qcow2: an EBS root volume), at least
+        as large as the image and grown to ``size`` when that is larger."""
         path = self.path_of(volume_id)
         if size is not None:
             check_size(size)
@@ -253,15 +347,15 @@ class Volumes:
 
     def _from_image(self, source: Path, dest: Path, size: int | None) -> None:
         if not source.is_file():
-            raise ImageError(f"snapshot image {source} does not exist")
+            raise ImageError(f"image {source} does not exist")
         info = qemu_img_info(source)
         _check_self_contained(info, source.name)
         fmt = info.get("format")
         if fmt not in ("qcow2", "raw"):
-            raise ImageError(f"snapshot image {source.name} is {fmt!r}, not qcow2 or raw")
+            raise ImageError(f"image {source.name} is {fmt!r}, not qcow2 or raw")
         virtual = int(info["virtual-size"])
         if size is not None and size < virtual:
-            raise InvalidArgument(f"volume size {size} is smaller than the snapshot's {virtual} bytes")
+            raise InvalidArgument(f"volume size {size} is smaller than the image's {virtual} bytes")
         self.host.run(["qemu-img", "convert", "-q", "-f", fmt, "-O", "qcow2", str(source), str(dest)], timeout=7200)
         if size is not None and size > virtual:
             self.host.run(["qemu-img", "resize", "-q", "-f", "qcow2", str(dest), str(size)], timeout=120)
@@ -300,7 +394,7 @@ class Volumes:
         """Plug a volume into an instance at ``device`` (live if it runs, and in its definition)."""
         import libvirt
 
-        target = device_target(device)
+        target = ROOT_TARGET if isinstance(device, str) and _ROOT_DEVICE.fullmatch(device) else device_target(device)
         ids.check_instance_id(instance_id)
         with self.lock(volume_id):
             info = self.describe(volume_id)
@@ -315,9 +409,9 @@ class Volumes:
                 documents = [dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)] + ([dom.XMLDesc(0)] if active else [])
                 if any(d.target_dev == target for xml in documents for d in _all_disks(xml)):
                     raise DeviceInUse(instance_id, device)
-                disk = Disk(type="file", device="disk", driver_name="qemu", driver_type="qcow2",
-                            source_file=str(info.path), target_dev=target, target_bus="virtio",
-                            serial=volume_serial(volume_id), alias=ALIAS_PREFIX + volume_id)
+                if target == ROOT_TARGET and active:
+                    raise InvalidState(f"{instance_id} must be stopped to get a root volume at {device}")
+                disk = _volume_disk(volume_id, info.path, target)
                 flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (libvirt.VIR_DOMAIN_AFFECT_LIVE if active else 0)
                 with libvirt_call(f"attach {volume_id} to {instance_id}", instance_id=instance_id):
                     dom.attachDeviceFlags(disk.to_xml(), flags)
@@ -347,6 +441,9 @@ class Volumes:
                 except InstanceNotFound:
                     return self.describe(volume_id)  # terminated meanwhile: nothing holds it any more
                 live = dom.isActive() and serial in _disks(dom.XMLDesc(0))
+                if live and att.root:
+                    raise InvalidState(f"volume {volume_id} is the root volume of running instance "
+                                       f"{att.instance_id}; stop the instance first")
                 in_config = serial in _disks(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
                 flags = libvirt.VIR_DOMAIN_AFFECT_LIVE if live else 0
                 if in_config and (force or not live):

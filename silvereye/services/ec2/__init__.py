@@ -5,10 +5,11 @@ operations per kind of resource in ``handlers``)::
 
     models/     instances (records, state machine), launch (RunInstances checks), images, bundles (S3 image
                 format), system_images, key_pairs, tags (+ taggables), vpc, security_groups
-                (+ sg_permissions), zones, common
+                (+ sg_permissions), zones, common, addresses (elastic IPs)
     handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups,
-                security_group_rules
+                security_group_rules, addresses
     firewall                security groups enforced: records applied to the compute firewall, live
+    address_nat             elastic IP records and their NAT rules on the host, changed together
     filters, pagination     AWS's Filter and MaxResults/NextToken semantics, for every Describe
     authorize               IAM over EC2 ARNs, UnauthorizedOperation, DryRun
     runtime                 the compute driver and per-instance background work
@@ -36,7 +37,9 @@ import sqlalchemy as sa
 
 from silvereye.services.ec2 import controller, firewall, tables  # noqa: F401 - firewall registers its hooks
 from silvereye.services.ec2.authorize import ec2_authorize
+from silvereye.services.ec2 import address_nat  # noqa: F401 - registers the elastic IPs' instance hooks
 from silvereye.services.ec2.handlers import (
+    addresses,
     attributes,
     images,
     instances,
@@ -48,6 +51,7 @@ from silvereye.services.ec2.handlers import (
     tags,
     vpc,
 )
+from silvereye.services.ec2.models import addresses as address_models
 from silvereye.services.ec2.models import images as image_models
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.models import security_groups as group_models
@@ -172,6 +176,9 @@ def _describe(conn: sa.Connection, account_id: str) -> list[str]:
     n = group_models.count(conn, account_id)
     if n:
         out.append(f"{n} EC2 security group{'s' if n != 1 else ''}")
+    n = address_models.count(conn, account_id)
+    if n:
+        out.append(f"{n} EC2 elastic IP{'s' if n != 1 else ''}")
     return out
 
 
@@ -180,6 +187,7 @@ def _purge(conn: sa.Connection, account_id: str) -> None:
     server's reconciler carries out (terminating their domains) within RECONCILE_SECONDS;
     their records then expire like any terminated instance's."""
     image_models.purge(conn, account_id)
+    address_nat.forget_public_ips(address_models.purge(conn, account_id))
     tag_models.purge(conn, account_id)
     group_models.purge(conn, account_id)  # the firewall follows at the next server start or group change
     i = tables.instances
@@ -205,8 +213,8 @@ SERVICE = Service(
     signing_name="ec2",
     iam_prefix="ec2",
     euca_path="/services/compute",
-    handlers=collect_handlers("ec2", attributes, images, instances, key_pairs, lifecycle, regions, security_group_rules,
-                              security_groups, tags, vpc),
+    handlers=collect_handlers("ec2", addresses, attributes, images, instances, key_pairs, lifecycle, regions,
+                              security_group_rules, security_groups, tags, vpc),
     authorize=ec2_authorize,
     startup=[_startup],
     shutdown=[_shutdown],

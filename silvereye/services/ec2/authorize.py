@@ -84,6 +84,21 @@ def _group_id(ctx: RequestContext, params: dict[str, Any]) -> str:
             return "*"  # the handler answers InvalidGroup.NotFound
 
 
+def _allocation_id(ctx: RequestContext, params: dict[str, Any]) -> str:
+    """The elastic IP a request names (by allocation id, public IP or association id); '*' when unknown."""
+    if params.get("AllocationId"):
+        return params["AllocationId"]
+    from silvereye.services.ec2.models.addresses import addresses as a
+
+    column, value = (a.c.public_ip, params.get("PublicIp")) if params.get("PublicIp") else \
+        (a.c.association_id, params.get("AssociationId"))
+    if not value or ctx.store is None:
+        return "*"
+    with ctx.store.read() as conn:
+        found = conn.execute(sa.select(a.c.id).where(a.c.account_id == ctx.account_id, column == value)).scalar()
+    return found or "*"
+
+
 def _run_instances(ctx: RequestContext, params: dict[str, Any]) -> list[str]:
     cfg = ctx.config
     out = [arn(ctx, "instance", "*")]
@@ -121,6 +136,12 @@ def ec2_resources(ctx: RequestContext, operation: str, params: dict[str, Any]) -
         return [arn(ctx, "security-group", "*"), arn(ctx, "vpc", vpc.vpc_id(ctx.account_id, ctx.config.region))]
     if operation in GROUP_OPERATIONS:
         return [arn(ctx, "security-group", _group_id(ctx, params))]
+    if operation == "AllocateAddress":
+        return [arn(ctx, "elastic-ip", "*")]
+    if operation in ("DisassociateAddress", "ReleaseAddress"):
+        return [arn(ctx, "elastic-ip", _allocation_id(ctx, params))]
+    if operation == "AssociateAddress":
+        return [arn(ctx, "elastic-ip", _allocation_id(ctx, params)), arn(ctx, "instance", params.get("InstanceId") or "*")]
     if operation in ("CreateTags", "DeleteTags"):
         return [arn_of(ctx, r) for r in params.get("Resources") or []] or ["*"]
     return ["*"]

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from silvereye.services.ec2.models import vpc
+from silvereye.services.ec2.models import addresses, vpc
 from silvereye.services.ec2.models.common import loads, now, utc
 from silvereye.services.ec2.models.instances import private_dns_name
 from silvereye.services.ec2.tables import images, instances, tags
@@ -48,6 +48,7 @@ def guest_at(store: Any, cfg: Any, address: str) -> Guest | None:
             tag_map = dict(conn.execute(sa.select(t.c.key, t.c.value).where(
                 t.c.account_id == row.account_id, t.c.resource_id == row.id).order_by(t.c.key)).all())
         role_name = _role_name(conn, row) if row.instance_profile_id else None
+        public_ip = addresses.public_ips(conn, [row.id]).get(row.id)
     return Guest(
         instance_id=row.id, account_id=row.account_id, reservation_id=row.reservation_id,
         launch_index=row.launch_index, image_id=row.image_id, image_location=image.location if image else "",
@@ -62,6 +63,7 @@ def guest_at(store: Any, cfg: Any, address: str) -> Guest | None:
         key_name=row.key_name, public_key=row.public_key, user_data=row.user_data, http_tokens=row.http_tokens,
         hop_limit=row.http_hop_limit, http_endpoint=row.http_endpoint, tags=tag_map,
         profile_arn=row.instance_profile_arn, profile_id=row.instance_profile_id, role_name=role_name,
+        public_ip=public_ip,
     )
 
 

@@ -57,6 +57,7 @@ class Guest:
     profile_arn: str | None = None
     profile_id: str | None = None
     role_name: str | None = None
+    public_ip: str | None = None  # its elastic IP, while associated
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -122,6 +123,10 @@ def tree(g: Guest, credentials: Callable[[], str] | None = None, profile_info: C
         "security-groups": "\n".join(n for _, n in g.groups),
         "services": {"domain": "amazonaws.com", "partition": "aws"},
     }
+    if g.public_ip:
+        meta["public-ipv4"] = g.public_ip
+        mac_dir["public-ipv4s"] = g.public_ip
+        mac_dir["ipv4-associations"] = {g.public_ip: g.private_ip}
     if g.kernel_id:
         meta["kernel-id"] = g.kernel_id
     if g.ramdisk_id:

@@ -69,7 +69,7 @@ def test_a_volume_restored_from_a_snapshots_bytes_is_identical(snapshots, volume
     bigger = snapshots.restore("vol-00000000000000002", image.path, size=128 * MiB)
     assert bigger.size == 128 * MiB
     qemu_io(bigger.path, f"read -P {0x42} 17M 2M")
-    with pytest.raises(InvalidArgument, match="smaller than the snapshot"):
+    with pytest.raises(InvalidArgument, match="smaller than the image"):
         snapshots.restore("vol-00000000000000003", image.path, size=32 * MiB)
     assert [p.name for p in snapshots.staging.iterdir()] == [image.path.name]  # received bytes cleaned up
 

@@ -102,7 +102,7 @@ def test_a_volume_from_an_image_holds_its_bytes(volumes, tmp_path):
     subprocess.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", f"if={info.path}", f"of={tmp_path / 'out'}",
                     "bs=1M", "count=1"], check=True)
     assert (tmp_path / "out").read_bytes() == raw.read_bytes()
-    with pytest.raises(InvalidArgument, match="smaller than the snapshot"):
+    with pytest.raises(InvalidArgument, match="smaller than the image"):
         volumes.create(VOL2, 512 * 1024, source=raw)
     backed = tmp_path / "backed.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(raw), str(backed)], check=True)

@@ -171,6 +171,8 @@ CASES = [
     ("public-range", lambda f: None, {"cfg": {"network": {"public_range": "192.168.1.0/30"}}}, "fail", "includes 192.168.1.1 (the gateway)", "exclude 192.168.1.1"),
     ("public-range", lambda f: None, {"cfg": {"network": {"public_range": "192.168.1.5-192.168.1.12"}}}, "fail", "includes 192.168.1.10 (an address of eth0)", "exclude"),
     ("public-range", lambda f: None, {"cfg": {}}, "note", "elastic IPs are disabled", "network.public_range"),
+    ("public-range-free", file("/proc/net/route", ROUTE_HEADER + route_line("eth0", "0.0.0.0", "192.168.1.1", "0.0.0.0", "0003") + route_line("wg0", "192.168.1.208", "0.0.0.0", "255.255.255.248")),
+     {}, "fail", "includes 192.168.1.208, the route to 192.168.1.208/29 via wg0 (and 2 more)", "exclude 192.168.1.208"),
 ]
 
 FIXABLE = {"kvm-modules", "tun-device", "vhost-net", "virtlogd", "ip-forwarding", "hostname-resolves"}

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from silvereye.compute import ComputeError, ids
 from silvereye.services.ec2 import controller, errors, filters, pagination
-from silvereye.services.ec2.models import images, launch, tags, vpc, zones
+from silvereye.services.ec2.models import addresses, images, launch, tags, vpc, zones
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.models.common import dumps, loads, new_id, now, utc
 from silvereye.services.ec2.runtime import Ec2Runtime, runtime_for
@@ -37,7 +37,8 @@ def presentation(ctx: RequestContext, conn: sa.Connection, rows: list[Any]) -> r
     return records.Presentation(
         region=cfg.region, dns_domain=cfg.dns_domain, vpc_id=vpc.vpc_id(ctx.account_id, cfg.region),
         subnet_ids=vpc.subnet_ids(ctx.account_id, cfg),
-        root_device_names={r.id: r.root_device_name for r in found}, boot_modes={r.id: r.boot_mode for r in found})
+        root_device_names={r.id: r.root_device_name for r in found}, boot_modes={r.id: r.boot_mode for r in found},
+        public_ips=addresses.public_ips(conn, [r.id for r in rows]))
 
 
 @helper
@@ -132,10 +133,10 @@ def run_instances(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
 class _Row:
     """An instance row with its tags and security groups, for the filter engine."""
 
-    __slots__ = ("row", "tag_map", "groups")
+    __slots__ = ("row", "tag_map", "groups", "public_ip")
 
-    def __init__(self, row: Any, tag_map: dict[str, str]):
-        self.row, self.tag_map = row, tag_map
+    def __init__(self, row: Any, tag_map: dict[str, str], public_ip: str | None = None):
+        self.row, self.tag_map, self.public_ip = row, tag_map, public_ip
         self.groups = loads(row.security_groups, [])
 
 
@@ -186,10 +187,11 @@ def filter_spec(cfg: Any) -> filters.FilterSpec:
             "metadata-options.instance-metadata-tags": r(lambda row: row.metadata_tags),
             "monitoring-state": r(lambda row: "disabled"),
             "platform-details": r(lambda row: "Linux/UNIX"),
+            "ip-address": lambda x: x.public_ip,
+            "network-interface.addresses.association.public-ip": lambda x: x.public_ip,
         },
         tags=lambda x: x.tag_map,
-        never=frozenset({"ip-address", "dns-name", "network-interface.addresses.association.public-ip",
-                         "ipv6-address", "network-interface.ipv6-address", "spot-instance-request-id",
+        never=frozenset({"dns-name", "ipv6-address", "network-interface.ipv6-address", "spot-instance-request-id",
                          "instance-lifecycle", "platform", "product-code", "placement-group-name", "host-id",
                          "block-device-mapping.volume-id"}),
     )
@@ -204,7 +206,8 @@ def select(ctx: RequestContext, conn: sa.Connection, params: dict[str, Any]) -> 
     else:
         rows = list(conn.execute(sa.select(t).where(t.c.account_id == ctx.account_id)))
     tag_maps = tags.of(conn, ctx.account_id, [r.id for r in rows]) if (rows and params.get("Filters")) else {}
-    wrapped = [_Row(r, tag_maps.get(r.id, {})) for r in rows]
+    public = addresses.public_ips(conn, [r.id for r in rows]) if (rows and params.get("Filters")) else {}
+    wrapped = [_Row(r, tag_maps.get(r.id, {}), public.get(r.id)) for r in rows]
     return [x.row for x in filters.apply(filter_spec(ctx.config), wrapped, params.get("Filters"))]
 
 

@@ -20,7 +20,7 @@ then housekeeping forgets them, as EC2 does.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -117,6 +117,7 @@ class Presentation:
     subnet_ids: dict[str, str]  # availability zone -> default subnet id
     root_device_names: dict[str, str]  # image id -> root device name
     boot_modes: dict[str, str]  # image id -> boot mode
+    public_ips: dict[str, str] = field(default_factory=dict)  # instance id -> its elastic IP
 
 
 def private_dns_name(row: Any, dns_domain: str) -> str:
@@ -183,6 +184,8 @@ def shape(row: Any, tag_map: dict[str, str] | None, p: Presentation) -> dict[str
         out["VpcId"] = p.vpc_id
         out["SubnetId"] = p.subnet_ids.get(row.availability_zone)
         out["PrivateIpAddress"] = row.private_ip
+        if row.id in p.public_ips:
+            out["PublicIpAddress"] = p.public_ips[row.id]
     if row.state_reason_code:
         out["StateReason"] = {"Code": row.state_reason_code, "Message": row.state_reason_message or row.state_reason_code}
     if row.instance_profile_arn:

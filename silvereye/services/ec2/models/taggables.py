@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from silvereye.services.ec2 import errors
-from silvereye.services.ec2.models import images, security_groups, vpc
+from silvereye.services.ec2.models import addresses, images, security_groups, vpc
 from silvereye.services.ec2.models.tags import Taggable, register
 from silvereye.services.ec2.tables import instances, key_pairs
 
@@ -28,6 +28,11 @@ def _key_pair(conn: sa.Connection, account_id: str, resource_id: str, _cfg: Any)
     return conn.execute(sa.select(k.c.id).where(k.c.id == resource_id, k.c.account_id == account_id)).first() is not None
 
 
+def _address(conn: sa.Connection, account_id: str, resource_id: str, _cfg: Any) -> bool:
+    a = addresses.addresses
+    return conn.execute(sa.select(a.c.id).where(a.c.id == resource_id, a.c.account_id == account_id)).first() is not None
+
+
 def _network(_conn: sa.Connection, account_id: str, resource_id: str, cfg: Any) -> bool:
     return vpc.exists(account_id, cfg, resource_id) or security_groups.exists(_conn, account_id, cfg.region, resource_id)
 
@@ -39,6 +44,8 @@ register(Taggable("key", "key-pair", _key_pair, errors.key_pair_id_not_found))
 register(Taggable("vpc", "vpc", _network, errors.vpc_not_found))
 register(Taggable("subnet", "subnet", _network, errors.subnet_not_found))
 register(Taggable("sg", "security-group", _network, errors.group_id_not_found))
+register(Taggable(addresses.ALLOCATION_PREFIX, addresses.RESOURCE_TYPE, _address,
+                  lambda rid: errors.error("InvalidAllocationID.NotFound", f"The allocation ID '{rid}' does not exist")))
 
 
 def _group_rule(conn: sa.Connection, account_id: str, resource_id: str, cfg: Any) -> bool:
