@@ -21,6 +21,7 @@ class Domain:
     def create(self) -> None:
         self.starts += 1
         if self.failures:
+            libvirt.virResetLastError()  # else libvirtError takes the thread's last real error's message
             raise libvirt.libvirtError(self.failures.pop(0))
 
 
