@@ -413,7 +413,7 @@ class ComputeDriver:
             dom = conn.defineXML(xml)
         undo.append(lambda: self._undefine(dom))
         with libvirt_call(f"start {req.instance_id} on node {node.name}"):
-            dom.create()
+            _start_domain(dom)
         undo.append(lambda: dom.destroy())
         return self._info(node, dom)
 
@@ -443,7 +443,7 @@ class ComputeDriver:
                 )
                 self.scheduler.release(claim)
             with libvirt_call(f"start {instance_id}", instance_id=instance_id):
-                dom.create()
+                _start_domain(dom)
             return self.state(instance_id)
 
     def change_type(self, instance_id: str, instance_type: str) -> InstanceInfo:
@@ -511,7 +511,7 @@ class ComputeDriver:
             _, dom = self._find(ids.check_instance_id(instance_id))
             self._power_off(instance_id, dom, timeout, False)
             with libvirt_call(f"start {instance_id} again", instance_id=instance_id):
-                dom.create()
+                _start_domain(dom)
             return self.state(instance_id)
 
     def terminate(self, instance_id: str) -> bool:
@@ -652,6 +652,31 @@ class ComputeDriver:
             host = self.node(node_name).host
             for d in dirs:
                 host.remove_tree(self.instance_dir(d))
+
+
+FIREWALL_RACE = "Failed to apply firewall rules"
+FIREWALL_RETRIES = 3
+
+
+def _start_domain(dom) -> None:
+    """Start a domain, again when libvirt's nwfilter lost a race with ebtables.
+
+    With the anti-spoofing filter, starting a domain makes libvirt run ebtables for its
+    interface; ebtables-nft fails (``RULE_DELETE failed``) when another start changes the
+    bridge table at the same moment, as parallel launches do (seen here once in a run of
+    two launches at once). Nothing has started then, so trying again is safe; any other
+    error is raised at once.
+    """
+    import libvirt
+
+    for attempt in range(FIREWALL_RETRIES):
+        try:
+            dom.create()
+            return
+        except libvirt.libvirtError as e:
+            if FIREWALL_RACE not in str(e) or attempt == FIREWALL_RETRIES - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def _check_nwfilter(node: Node, name: str) -> None:

@@ -25,6 +25,7 @@ import pytest
 from silvereye import config
 from silvereye.compute import ComputeDriver
 from silvereye.compute.network import free_subnet
+from silvereye.compute.security_groups import SecurityGroupFirewall
 from tests.fixtures.server import RunningServer, free_port
 
 BOOT_TIMEOUT = 240  # seconds; a tiny guest takes 3-10 s alone under TCG, more on a busy 2-core machine
@@ -61,6 +62,7 @@ class Ec2Cloud:
     def destroy(self) -> None:
         self.server.kill()
         drv = ComputeDriver(self.cfg)
+        SecurityGroupFirewall.for_driver(drv)  # the server's security-group table goes with the network
         try:
             for info in drv.list_instances():
                 if info.network == self.network:

@@ -32,6 +32,9 @@ def test_first_steps_with_the_aws_cli(auto_cloud, tmp_path):
     image = aws("ec2", "describe-images", "--owners", "amazon", "--filters", "Name=name,Values=silvereye-tiny",
                 "--query", "Images[0].ImageId", "--output", "text").stdout.strip()
     assert image.startswith("ami-")
+    # As on AWS, the default group admits only its own members: open SSH for the host.
+    aws("ec2", "authorize-security-group-ingress", "--group-name", "default", "--protocol", "tcp", "--port", "22",
+        "--cidr", "0.0.0.0/0")
     run = json.loads(aws("ec2", "run-instances", "--image-id", image, "--instance-type", "t2.nano", "--key-name",
                          "first-steps", "--count", "1").stdout)
     iid = run["Instances"][0]["InstanceId"]

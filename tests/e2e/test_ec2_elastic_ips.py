@@ -61,6 +61,10 @@ def test_an_elastic_ip_follows_its_instance_through_a_users_session(eip_cloud):
     tiny = cloud.install_tiny()
     ec2 = cloud.server.client("ec2")
     key = ec2.create_key_pair(KeyName="eip-key")
+    # As on AWS, the default group admits only its own members: let SSH and the web page in.
+    ec2.authorize_security_group_ingress(GroupName="default", IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        for port in (22, 80)])
     iid = ec2.run_instances(ImageId=tiny["image_id"], MinCount=1, MaxCount=1, InstanceType="t2.nano",
                             KeyName="eip-key")["Instances"][0]["InstanceId"]
     private = wait_state(ec2, iid, "running")["PrivateIpAddress"]

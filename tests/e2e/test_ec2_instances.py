@@ -29,6 +29,9 @@ def test_tiny_instances_boot_talk_to_metadata_and_live_their_life(cloud):
     images = {i["ImageId"]: i for i in ec2.describe_images(Owners=["amazon"])["Images"]}
     assert images[tiny["image_id"]]["KernelId"] == tiny["kernel_id"]
     key = ec2.create_key_pair(KeyName="e2e-key")
+    # As on AWS, the default group admits only its own members: open SSH for the host.
+    ec2.authorize_security_group_ingress(GroupName="default", IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
 
     first = ec2.run_instances(ImageId=tiny["image_id"], MinCount=1, MaxCount=1, InstanceType="t2.nano",
                               KeyName="e2e-key", UserData=USER_DATA)["Instances"][0]["InstanceId"]

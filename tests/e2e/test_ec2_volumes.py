@@ -96,6 +96,9 @@ class Tenant:
         self.ec2 = ec2_cloud.server.client("ec2")
         self.key_name = key_name
         self.key = self.ec2.create_key_pair(KeyName=key_name)["KeyMaterial"]
+        # As on AWS, the default group admits only its own members: open SSH for the host.
+        self.ec2.authorize_security_group_ingress(GroupName="default", IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
 
     def run(self, image_id: str | None = None, **kw) -> str:
         return self.ec2.run_instances(ImageId=image_id or self.tiny["image_id"], MinCount=1, MaxCount=1,

@@ -4,10 +4,11 @@ Layout (mirror style: state and rules in ``models``, one module of
 operations per kind of resource in ``handlers``)::
 
     models/     instances (records, state machine), launch (RunInstances checks), images, bundles (S3 image
-                format), system_images, key_pairs, tags (+ taggables), vpc, security_groups, zones, common,
-                addresses (elastic IPs), volumes and snapshots (EBS records)
-    handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups, addresses,
-                volumes, snapshots
+                format), system_images, key_pairs, tags (+ taggables), vpc, security_groups
+                (+ sg_permissions), zones, common, addresses (elastic IPs), volumes and snapshots (EBS records)
+    handlers/   instances, lifecycle, attributes, images, key_pairs, tags, regions, vpc, security_groups,
+                security_group_rules, addresses, volumes, snapshots
+    firewall                security groups enforced: records applied to the compute firewall, live
     address_nat             elastic IP records and their NAT rules on the host, changed together
     ebs, snapshot_store     volume files and snapshot objects: background work, records kept true to disks
     ebs_images              EBS-backed images: registered from snapshots, booted from root volumes
@@ -39,7 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from silvereye.services.ec2 import controller, ebs, tables
+from silvereye.services.ec2 import controller, ebs, firewall, tables  # noqa: F401 - firewall registers its hooks
 from silvereye.services.ec2.authorize import ec2_authorize
 from silvereye.services.ec2 import address_nat  # noqa: F401 - registers the elastic IPs' instance hooks
 from silvereye.services.ec2.handlers import (
@@ -50,6 +51,7 @@ from silvereye.services.ec2.handlers import (
     key_pairs,
     lifecycle,
     regions,
+    security_group_rules,
     security_groups,
     snapshots,
     tags,
@@ -59,6 +61,7 @@ from silvereye.services.ec2.handlers import (
 from silvereye.services.ec2.models import addresses as address_models
 from silvereye.services.ec2.models import images as image_models
 from silvereye.services.ec2.models import instances as records
+from silvereye.services.ec2.models import security_groups as group_models
 from silvereye.services.ec2.models import snapshots as snapshot_models
 from silvereye.services.ec2.models import volumes as volume_models
 from silvereye.services.ec2.models import taggables  # noqa: F401 - registers what CreateTags can tag
@@ -181,6 +184,9 @@ def _describe(conn: sa.Connection, account_id: str) -> list[str]:
         n = conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.account_id == account_id, where)).scalar_one()
         if n:
             out.append(f"{n} {what}{'s' if n != 1 else ''}")
+    n = group_models.count(conn, account_id)
+    if n:
+        out.append(f"{n} EC2 security group{'s' if n != 1 else ''}")
     n = address_models.count(conn, account_id)
     if n:
         out.append(f"{n} EC2 elastic IP{'s' if n != 1 else ''}")
@@ -198,6 +204,7 @@ def _purge(conn: sa.Connection, account_id: str) -> None:
     image_models.purge(conn, account_id)
     address_nat.forget_public_ips(address_models.purge(conn, account_id))
     tag_models.purge(conn, account_id)
+    group_models.purge(conn, account_id)  # the firewall follows at the next server start or group change
     volume_models.purge(conn, account_id)  # housekeeping removes the files and objects
     snapshot_models.purge(conn, account_id)
     i = tables.instances
@@ -224,7 +231,7 @@ SERVICE = Service(
     iam_prefix="ec2",
     euca_path="/services/compute",
     handlers=collect_handlers("ec2", addresses, attributes, images, instances, key_pairs, lifecycle, regions,
-                              security_groups, snapshots, tags, vpc, volumes),
+                              security_group_rules, security_groups, snapshots, tags, vpc, volumes),
     authorize=ec2_authorize,
     startup=[_startup],
     shutdown=[_shutdown],

@@ -40,6 +40,11 @@ ONE_INSTANCE_OPERATIONS = {
     "GetConsoleScreenshot",
 }
 IMAGE_OPERATIONS = {"DeregisterImage", "ModifyImageAttribute", "ResetImageAttribute"}
+GROUP_OPERATIONS = {
+    "DeleteSecurityGroup", "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress", "ModifySecurityGroupRules",
+    "UpdateSecurityGroupRuleDescriptionsIngress", "UpdateSecurityGroupRuleDescriptionsEgress",
+}
 VOLUME_OPERATIONS = {"DeleteVolume", "ModifyVolume", "ModifyVolumeAttribute", "DescribeVolumeAttribute"}
 SNAPSHOT_OPERATIONS = {"DeleteSnapshot", "ModifySnapshotAttribute", "ResetSnapshotAttribute",
                        "DescribeSnapshotAttribute"}
@@ -69,6 +74,17 @@ def _key_name(ctx: RequestContext, params: dict[str, Any]) -> str:
     with ctx.store.read() as conn:
         found = conn.execute(sa.select(k.c.name).where(k.c.account_id == ctx.account_id, k.c.id == key_id)).scalar()
     return found or "*"
+
+
+def _group_id(ctx: RequestContext, params: dict[str, Any]) -> str:
+    """The group a request acts on: its GroupId, or the id of the group its GroupName names."""
+    if params.get("GroupId") or not params.get("GroupName") or ctx.store is None:
+        return params.get("GroupId") or "*"
+    with ctx.store.read() as conn:
+        try:
+            return security_groups.find(conn, ctx.account_id, ctx.config.region, name=params["GroupName"]).group_id
+        except ServiceError:
+            return "*"  # the handler answers InvalidGroup.NotFound
 
 
 def _allocation_id(ctx: RequestContext, params: dict[str, Any]) -> str:
@@ -119,6 +135,10 @@ def ec2_resources(ctx: RequestContext, operation: str, params: dict[str, Any]) -
         return [arn(ctx, "image", "*", account="")]
     if operation in ("CreateKeyPair", "ImportKeyPair", "DeleteKeyPair"):
         return [arn(ctx, "key-pair", _key_name(ctx, params))]
+    if operation == "CreateSecurityGroup":
+        return [arn(ctx, "security-group", "*"), arn(ctx, "vpc", vpc.vpc_id(ctx.account_id, ctx.config.region))]
+    if operation in GROUP_OPERATIONS:
+        return [arn(ctx, "security-group", _group_id(ctx, params))]
     if operation == "AllocateAddress":
         return [arn(ctx, "elastic-ip", "*")]
     if operation in ("DisassociateAddress", "ReleaseAddress"):

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from silvereye.compute import ComputeError, InstanceNotFound
-from silvereye.services.ec2 import controller, errors
+from silvereye.services.ec2 import controller, errors, firewall
 from silvereye.services.ec2.models import images, launch, security_groups, volumes, zones
 from silvereye.services.ec2.models import instances as records
 from silvereye.services.ec2.models.common import dumps, loads, now
@@ -115,8 +115,7 @@ def modify_instance_attribute(ctx: RequestContext, params: dict[str, Any]) -> di
                 raise errors.invalid_value(value, "InstanceInitiatedShutdownBehavior", "Use stop or terminate.")
             changes["shutdown_behavior"] = value
         elif name == "groupSet":
-            groups = security_groups.resolve(ctx.account_id, ctx.config.region, None, list(value))
-            changes["security_groups"] = dumps(groups)
+            _change_groups(ctx, conn, row, list(value))
         elif name == "blockDeviceMapping":
             volumes.set_delete_on_termination(conn, row.id, list(value))
         elif name == "sourceDestCheck" and _bool(value, "SourceDestCheck"):
@@ -128,6 +127,22 @@ def modify_instance_attribute(ctx: RequestContext, params: dict[str, Any]) -> di
         if changes:
             conn.execute(sa.update(t).where(t.c.id == row.id).values(**changes))
     return {}
+
+
+def _change_groups(ctx: RequestContext, conn: sa.Connection, row: Any, group_ids: list[str]) -> None:
+    """Move an instance to other groups; a running one changes in the firewall at once (rolled back with
+    the record if the firewall refuses)."""
+    groups = security_groups.resolve(conn, ctx.account_id, ctx.config.region, None, group_ids)
+    conn.execute(sa.update(t).where(t.c.id == row.id).values(security_groups=dumps(groups)))
+    rt = runtime_for(ctx.store)
+    fw = firewall.firewall(rt)
+    before = fw.ruleset()
+    try:
+        firewall.place_instance(conn, fw, row, ctx.config.region, [g["GroupId"] for g in groups])
+    except ComputeError as e:
+        if fw.ruleset() != before:
+            firewall.reload(rt, fw)
+        raise firewall.failure(e) from None
 
 
 def _decode(value: Any) -> bytes:

@@ -152,11 +152,11 @@ def _zone(ctx: RequestContext, params: dict[str, Any]) -> str:
     return zones.check_zone(cfg, asked)
 
 
-def _groups(ctx: RequestContext, params: dict[str, Any]) -> list[dict[str, str]]:
+def _groups(conn: sa.Connection, ctx: RequestContext, params: dict[str, Any]) -> list[dict[str, str]]:
     ids = list(params.get("SecurityGroupIds") or [])
     for interface in params.get("NetworkInterfaces") or []:
         ids += interface.get("Groups") or []
-    return security_groups.resolve(ctx.account_id, ctx.config.region, params.get("SecurityGroups"), ids)
+    return security_groups.resolve(conn, ctx.account_id, ctx.config.region, params.get("SecurityGroups"), ids)
 
 
 def _metadata_options(plan: LaunchPlan, options: dict[str, Any]) -> None:
@@ -221,7 +221,7 @@ def plan(conn: sa.Connection, ctx: RequestContext, params: dict[str, Any]) -> La
         image=image, kernel_id=kernel_id, ramdisk_id=ramdisk_id,
         instance_type=zones.check_instance_type(params.get("InstanceType")),
         zone=_zone(ctx, params), min_count=lo, max_count=hi, user_data=_user_data(params),
-        groups=_groups(ctx, params), client_token=params.get("ClientToken"), request_hash=request_hash(params),
+        groups=_groups(conn, ctx, params), client_token=params.get("ClientToken"), request_hash=request_hash(params),
         disable_api_termination=bool(params.get("DisableApiTermination")),
         disable_api_stop=bool(params.get("DisableApiStop")),
         shutdown_behavior=params.get("InstanceInitiatedShutdownBehavior") or "stop",

@@ -34,7 +34,7 @@ def _address(conn: sa.Connection, account_id: str, resource_id: str, _cfg: Any) 
 
 
 def _network(_conn: sa.Connection, account_id: str, resource_id: str, cfg: Any) -> bool:
-    return vpc.exists(account_id, cfg, resource_id) or security_groups.exists(account_id, cfg.region, resource_id)
+    return vpc.exists(account_id, cfg, resource_id) or security_groups.exists(_conn, account_id, cfg.region, resource_id)
 
 
 register(Taggable("i", "instance", _instance, lambda rid: errors.instance_not_found([rid])))
@@ -46,6 +46,14 @@ register(Taggable("subnet", "subnet", _network, errors.subnet_not_found))
 register(Taggable("sg", "security-group", _network, errors.group_id_not_found))
 register(Taggable(addresses.ALLOCATION_PREFIX, addresses.RESOURCE_TYPE, _address,
                   lambda rid: errors.error("InvalidAllocationID.NotFound", f"The allocation ID '{rid}' does not exist")))
+
+
+def _group_rule(conn: sa.Connection, account_id: str, resource_id: str, cfg: Any) -> bool:
+    return any(r.rule_id == resource_id for g in security_groups.groups(conn, account_id, cfg.region) for r in g.rules)
+
+
+register(Taggable("sgr", "security-group-rule", _group_rule, lambda rid: errors.error(
+    "InvalidSecurityGroupRuleId.NotFound", f"The security group rule ID '{rid}' does not exist")))
 
 
 def _volume(conn: sa.Connection, account_id: str, resource_id: str, _cfg: Any) -> bool:
