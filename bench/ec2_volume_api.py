@@ -12,8 +12,8 @@ under TCG). Two measurements:
   bucket), against ``qemu-img convert -U`` of the same file. Throughput is
   the volume's size over the wall time; medians compared (target >= 0.7).
   For context, the convert followed by an fsync of its output is timed
-  too: S3 makes every object durable before it is stored, and computes
-  its MD5 ETag, which a bare convert does not.
+  too: S3 makes every object durable before it is stored, and checks
+  it (a CRC32C for snapshots), which a bare convert does not.
 
     PYTHONPATH=. python bench/ec2_volume_api.py [--runs 5] [--json]
 """
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {k.replace('_', ' '):<24} {v:7.0f} MiB/s ({statistics.median(seconds[k]):.2f} s)")
         print(f"  CreateSnapshot / qemu-img convert: {result['snapshot_ratio']:.2f} (target >= 0.7); of its "
               f"{statistics.median(seconds['api_snapshot']):.2f} s, {statistics.median(phases['until_copied']):.2f} s "
-              "until frozen, copied and merged back, the rest storing the object (MD5 ETag, fsync)")
+              "until frozen, copied and merged back, the rest storing the object (CRC32C, fsync)")
     return 0
 
 

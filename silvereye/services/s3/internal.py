@@ -50,11 +50,13 @@ Errors are S3's :class:`ServiceError` values (NoSuchBucket, NoSuchKey, ...).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Iterable, Iterator
 
+import google_crc32c
 import sqlalchemy as sa
 
 from silvereye.services.gateway.http import FileBody
@@ -79,7 +81,7 @@ class StoredObject:
     key: str
     version_id: str
     size: int
-    etag: str  # hex MD5 (or 'md5-N' for multipart objects), without quotes
+    etag: str  # hex MD5, or '<hex>-N' (multipart, or a CRC32C-checked system object), without quotes
     content_type: str
     metadata: dict[str, str] = field(default_factory=dict)
 
@@ -107,7 +109,8 @@ def _new_version(store: Any, bucket: str, received: ingest.Received, content_typ
                  metadata: dict[str, str] | None) -> NewVersion:
     with store.read() as conn:
         owner = catalog.require_bucket(conn, bucket).account_id
-    return NewVersion(size=received.size, etag=received.md5, owner=owner,
+    checksum = {"algorithm": "CRC32C", "type": "FULL_OBJECT", "value": received.checksum} if received.checksum else None
+    return NewVersion(size=received.size, etag=received.md5, owner=owner, checksum=checksum,
                       headers={"ContentType": content_type or "binary/octet-stream"},
                       metadata={k.lower(): v for k, v in (metadata or {}).items()}, acl=grants.private(owner))
 
@@ -145,10 +148,17 @@ def _file_chunks(path: str, size: int = 1024 * 1024) -> Iterator[bytes]:
             yield chunk
 
 
-def _adopt(config: Any, path: str) -> ingest.Received | None:
-    """Take a file over by renaming it into the blob store (same filesystem only); None when it cannot be."""
+def _adopt(config: Any, path: str, integrity: str = "md5") -> ingest.Received | None:
+    """Take a file over by renaming it into the blob store (same filesystem only); None when it cannot be.
+
+    ``integrity="crc32c"`` reads the file for a CRC32C instead of an MD5: some
+    thirty times faster here (hardware CRC), which matters for gigabyte
+    snapshots that only the cloud itself reads back. The CRC32C is stored as
+    the object's full-object checksum, and the ETag takes S3's multipart form
+    (``<hex>-1``), which tells every S3 client it is not the content's MD5.
+    """
     blobs = for_config(config)
-    digest = hashlib.md5()
+    digest = google_crc32c.Checksum() if integrity == "crc32c" else hashlib.md5()
     size = 0
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -158,22 +168,34 @@ def _adopt(config: Any, path: str) -> ingest.Received | None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    if integrity == "crc32c":
+        crc = digest.digest()
+        etag = hashlib.md5(crc + size.to_bytes(8, "big")).hexdigest() + "-1"
+        received_extra = {"checksum": base64.b64encode(crc).decode()}
+    else:
+        etag, received_extra = digest.hexdigest(), {}
     if size == 0:
         os.unlink(path)
-        return ingest.Received(None, 0, digest.hexdigest())
+        return ingest.Received(None, 0, etag, **received_extra)
     try:
         blob = blobs.adopt(path)
     except OSError:  # another filesystem: copy instead
         return None
-    return ingest.Received(blob, size, digest.hexdigest())
+    return ingest.Received(blob, size, etag, **received_extra)
 
 
 def put_file(store: Any, config: Any, bucket: str, key: str, path: str | os.PathLike[str], *,
-             content_type: str | None = None, metadata: dict[str, str] | None = None, move: bool = False) -> StoredObject:
-    """Store a local file as ``bucket/key``; with ``move`` the file is renamed into the store when it can be."""
+             content_type: str | None = None, metadata: dict[str, str] | None = None, move: bool = False,
+             integrity: str = "md5") -> StoredObject:
+    """Store a local file as ``bucket/key``; with ``move`` the file is renamed into the store when it can be.
+
+    ``integrity="crc32c"`` (with ``move``, for the cloud's own large objects):
+    see :func:`_adopt`."""
     names.check_key(key)
+    if integrity not in ("md5", "crc32c"):
+        raise ValueError(f"integrity must be md5 or crc32c, not {integrity!r}")
     path = os.fspath(path)
-    received = _adopt(config, path) if move else None
+    received = _adopt(config, path, integrity) if move else None
     if received is None:
         received = ingest.receive_sync(_file_chunks(path), for_config(config))
     return _commit(store, config, bucket, key, received, content_type, metadata)
