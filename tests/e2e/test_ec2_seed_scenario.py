@@ -41,7 +41,7 @@ def test_the_seed_scenario_with_the_aws_cli(eip_cloud, tmp_path):  # noqa: F811
         return json.loads(out) if out.strip() else {}
 
     key = aws("create-key-pair", "--key-name", "seed")["KeyMaterial"]
-    group = aws("create-security-group", "--group-name", "seed-web", "--description", "the seed scenario's web server")
+    group = aws("create-security-group", "--group-name", "seed-web", "--description", "the seed scenario web server")
     group_id = group["GroupId"]
     subnet = str(cloud.cfg.network.subnet)  # the host reaches instances from the gateway, on this subnet
     aws("authorize-security-group-ingress", "--group-id", group_id, "--protocol", "tcp", "--port", "22",

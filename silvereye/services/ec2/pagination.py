@@ -33,22 +33,29 @@ def decode_token(token: str) -> str:
     return data["after"]
 
 
-def max_results(params: dict[str, Any], *, minimum: int = 5, maximum: int = 1000, member: str = "maxResults") -> int | None:
-    """The page size asked for (None: everything), checked against the operation's bounds."""
+def max_results(params: dict[str, Any], *, minimum: int = 5, maximum: int = 1000, member: str = "maxResults",
+                cap: bool = False) -> int | None:
+    """The page size asked for (None: everything), checked against the operation's bounds.
+
+    With ``cap``, a size above ``maximum`` is cut to it rather than refused:
+    DescribeVolumes and DescribeSnapshots answer "larger than 500 (1000): only
+    that many are returned", and the aws CLI sends MaxResults=1000 to both."""
     n = params.get("MaxResults")
     if n is None:
         return None
     if n < minimum:
         raise errors.invalid_parameter(f"Value ( {n} ) for parameter {member} is invalid. Expecting a value greater than {minimum - 1}.")
+    if n > maximum and cap:
+        return maximum
     if n > maximum:
         raise errors.invalid_parameter(f"Value ( {n} ) for parameter {member} is invalid. Expecting a value less than {maximum + 1}.")
     return n
 
 
 def page(items: Sequence[T], params: dict[str, Any], key: Callable[[T], str], *, minimum: int = 5,
-         maximum: int = 1000) -> tuple[list[T], str | None]:
+         maximum: int = 1000, cap: bool = False) -> tuple[list[T], str | None]:
     """One page of ``items`` (in ``key`` order) and the token of the next page (None at the end)."""
-    limit = max_results(params, minimum=minimum, maximum=maximum)
+    limit = max_results(params, minimum=minimum, maximum=maximum, cap=cap)
     ordered = sorted(items, key=key)
     token = params.get("NextToken")
     if token:

@@ -135,6 +135,8 @@ def test_filters_pages_status_and_attributes(server, ec2):
         if not token:
             break
     assert len(seen) == len(set(seen)) == len(ec2.describe_volumes()["Volumes"]) > 5
+    # The aws CLI asks for 1000 at a time; AWS returns at most 500 rather than refusing.
+    assert len(ec2.describe_volumes(MaxResults=1000)["Volumes"]) == len(seen)
     status = ec2.describe_volume_status(VolumeIds=[a])["VolumeStatuses"][0]
     assert status["VolumeStatus"]["Status"] == "ok"
     ec2.modify_volume_attribute(VolumeId=b, AutoEnableIO={"Value": True})

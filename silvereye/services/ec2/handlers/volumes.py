@@ -110,7 +110,7 @@ def _selected(ctx: RequestContext, params: dict[str, Any]) -> list[_Volume]:
 
 def describe_volumes(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     kept = filters.apply(FILTERS, _selected(ctx, params), params.get("Filters"))
-    page, token = pagination.page(kept, params, key=lambda x: x.row.id, minimum=5, maximum=500)
+    page, token = pagination.page(kept, params, key=lambda x: x.row.id, minimum=5, maximum=500, cap=True)
     return {"Volumes": [records.shape(x.row, x.tag_map) for x in page], "NextToken": token}
 
 
