@@ -55,6 +55,13 @@ def _iam_purge(conn: sa.Connection, account_id: str) -> None:
 RESOURCES: list[AccountResources] = [AccountResources(_iam_describe, _iam_purge)]
 
 
+def register_resources(describe: Callable[[sa.Connection, str], list[str]],
+                       purge: Callable[[sa.Connection, str], None]) -> None:
+    """A service declares what an account holds in it (once, however often its module is imported)."""
+    if not any(r.describe is describe for r in RESOURCES):
+        RESOURCES.append(AccountResources(describe, purge))
+
+
 @dataclass(frozen=True)
 class Account:
     id: str

@@ -74,10 +74,9 @@ def _purge(conn: sa.Connection, account_id: str) -> None:
 
 
 def _register_account_resources() -> None:
-    from silvereye.services.iam.accounts import RESOURCES, AccountResources
+    from silvereye.services.iam.accounts import register_resources
 
-    if not any(r.describe is _describe for r in RESOURCES):
-        RESOURCES.append(AccountResources(_describe, _purge))
+    register_resources(_describe, _purge)
 
 
 _register_account_resources()
