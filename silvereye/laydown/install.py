@@ -21,6 +21,7 @@ already right, so a second run reports that nothing changed.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
 from dataclasses import dataclass, field
@@ -80,6 +81,14 @@ class InstallResult:
     changed: bool = False
     timings: list[tuple[str, float]] = field(default_factory=list)
     summary: dict[str, str] = field(default_factory=dict)
+
+
+def aws_command() -> str:
+    """``aws`` when it is on the PATH, else the one beside this Python (tools/cloud-up installs it in .venv)."""
+    if shutil.which("aws"):
+        return "aws"
+    beside = Path(sys.executable).parent / "aws"
+    return str(beside) if beside.exists() else "aws"
 
 
 class Installer:
@@ -283,10 +292,10 @@ class Installer:
         out["service"] = self.service.description
         out["install log"] = str(self.layout.install_log)
         if result.image_id:
-            out["try"] = (f"aws --profile silvereye ec2 run-instances --image-id {result.image_id} "
+            out["try"] = (f"{aws_command()} --profile silvereye ec2 run-instances --image-id {result.image_id} "
                           f"--instance-type t1.micro")
         else:
-            out["try"] = "aws --profile silvereye ec2 describe-availability-zones"
+            out["try"] = f"{aws_command()} --profile silvereye ec2 describe-availability-zones"
         return out
 
     def node_summary(self) -> dict[str, str]:
