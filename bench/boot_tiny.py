@@ -88,6 +88,21 @@ def wait_for_line(path: Path, marker: bytes, deadline: float) -> None:
     raise TimeoutError(f"no {marker!r} in {path} in time")
 
 
+def scratch_config(name: str, bridge_prefix: str) -> tuple[Path, config.Config]:
+    """A work directory QEMU can reach and the configuration of a network of a bench's own
+    (``<name>-<tag>``, bridge ``<bridge_prefix><tag>``, a free /24), under TCG on qemu:///system."""
+    tag = secrets.token_hex(3)
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-{tag}-"))
+    os.chmod(work, 0o755)
+    cfg = config.from_dict({
+        "data_dir": str(work / "data"),
+        "compute": {"libvirt_uri": "qemu:///system", "domain_type": "qemu"},
+        "network": {"name": f"{name}-{tag}", "bridge": f"{bridge_prefix}{tag}", "subnet": free_subnet(),
+                    "metadata_port": free_port()},
+    })
+    return work, cfg
+
+
 def run_driver(driver: ComputeDriver, boot: BootSource, metadata: Metadata) -> dict:
     iid = ids.new_instance_id()
     started = time.monotonic()
@@ -151,15 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     image = tiny.build()
-    tag = secrets.token_hex(3)
-    work = Path(tempfile.mkdtemp(prefix=f"compute-bench-{tag}-"))
-    os.chmod(work, 0o755)
-    cfg = config.from_dict({
-        "data_dir": str(work / "data"),
-        "compute": {"libvirt_uri": "qemu:///system", "domain_type": "qemu"},
-        "network": {"name": f"compute-bench-{tag}", "bridge": f"cb{tag}", "subnet": free_subnet(),
-                    "metadata_port": free_port()},
-    })
+    work, cfg = scratch_config("compute-bench", "cb")
     driver = ComputeDriver(cfg)
     metadata = None
     results: dict[str, list[dict]] = {"driver": [], "bare": []}

@@ -8,20 +8,15 @@ the metadata stand-in of bench/boot_tiny.py, and instances that have printed
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 import shutil
 import statistics
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from boot_tiny import OWNER, TIMEOUT, Metadata, free_port
+from boot_tiny import OWNER, TIMEOUT, Metadata, scratch_config
 
-from silvereye import config
 from silvereye.compute import BootSource, ComputeDriver, InstanceInfo, LaunchRequest, ids
-from silvereye.compute.network import free_subnet
 from silvereye.images import tiny
 
 
@@ -52,15 +47,7 @@ class Cloud:
 @contextlib.contextmanager
 def tiny_cloud(name: str) -> Iterator[Cloud]:
     image = tiny.build()
-    tag = secrets.token_hex(3)
-    work = Path(tempfile.mkdtemp(prefix=f"netstore-bench-{tag}-"))
-    os.chmod(work, 0o755)
-    cfg = config.from_dict({
-        "data_dir": str(work / "data"),
-        "compute": {"libvirt_uri": "qemu:///system", "domain_type": "qemu"},
-        "network": {"name": f"netstore-{name}-{tag}", "bridge": f"nsb{tag}", "subnet": free_subnet(),
-                    "metadata_port": free_port()},
-    })
+    work, cfg = scratch_config(f"netstore-{name}", "nsb")
     driver = ComputeDriver(cfg)
     metadata = None
     cloud = None
