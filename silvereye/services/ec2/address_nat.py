@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from silvereye.compute import ComputeError
 from silvereye.compute.elastic_ips import Association, ElasticIPs
+from silvereye.services.ec2.host_transaction import host_transaction
 from silvereye.services.ec2 import errors, hooks
 from silvereye.services.ec2.models import addresses
 from silvereye.services.ec2.tables import instances
@@ -66,18 +67,18 @@ def data_path_error(e: ComputeError) -> Exception:
 def changing(rt: Any) -> Iterator[tuple[sa.Connection, ElasticIPs | None]]:
     """A write transaction and the host's rules, committed together or not at all."""
     eips = host_path(rt)  # before the lock: bringing the network up takes the lock in its hook
-    with _LOCK:
-        before = eips.associations() if eips is not None else {}
+
+    def read() -> dict[str, Association]:
+        return eips.associations() if eips is not None else {}
+
+    def restore(before: dict[str, Association]) -> None:
         try:
-            with rt.store.write() as conn:
-                yield conn, eips
-        except BaseException:
-            if eips is not None and eips.associations() != before:
-                try:
-                    eips.load(before.values())
-                except ComputeError:
-                    log.exception("could not restore the elastic IP rules; the next start reloads them")
-            raise
+            eips.load(before.values())
+        except ComputeError:
+            log.exception("could not restore the elastic IP rules; the next start reloads them")
+
+    with _LOCK, host_transaction(rt.store, read, restore) as conn:
+        yield conn, eips
 
 
 def _running_private_ip(conn: sa.Connection, instance_id: str) -> str | None:

@@ -34,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from silvereye.compute.errors import ComputeError
+from silvereye.services.ec2.host_transaction import host_transaction
 from silvereye.compute.security_groups import (
     DuplicateRule,
     GroupInUse,
@@ -110,17 +111,11 @@ def failure(e: Exception) -> ServiceError:
 def change(rt: Any, store: Any) -> Iterator[tuple[sa.Connection, SecurityGroupFirewall]]:
     """A write transaction whose firewall changes (made last, inside it) stand or fall with it."""
     fw = firewall(rt)
-    before = fw.ruleset()
-    try:
-        with store.write() as conn:
-            try:
-                yield conn, fw
-            except ComputeError as e:
-                raise failure(e) from None
-    except BaseException:
-        if fw.ruleset() != before:  # the firewall moved but the records did not: put it back
-            reload(rt, fw)
-        raise
+    with host_transaction(store, fw.ruleset, lambda _before: reload(rt, fw)) as conn:
+        try:
+            yield conn, fw
+        except ComputeError as e:
+            raise failure(e) from None
 
 
 def ensure_default(conn: sa.Connection, fw: SecurityGroupFirewall, account_id: str, region: str) -> sg.Group:
