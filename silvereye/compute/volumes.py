@@ -463,7 +463,7 @@ class Volumes:
                         with libvirt_call(f"detach {volume_id} from {att.instance_id}", instance_id=att.instance_id):
                             dom.detachDeviceAlias(alias, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
                     except InstanceNotFound:
-                        pass
+                        pass  # its instance is gone: no domain holds the volume any more
             return self.describe(volume_id)
 
     def _wait_released(self, instance_id: str, serial: str, timeout: float) -> bool:

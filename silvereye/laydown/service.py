@@ -162,7 +162,7 @@ def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
-        pass
+        pass  # not our child (started by an earlier run): init reaps it
 
 
 class SystemdService:
@@ -229,12 +229,12 @@ def wait_for_api(url: str, timeout: float, service: Service, log_file: Path) -> 
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2):
-                pass
+                pass  # any answer will do: the listener is up
             return time.monotonic() - started
         except urllib.error.HTTPError:
             return time.monotonic() - started
         except (urllib.error.URLError, OSError):
-            pass
+            pass  # not listening yet: try again until the deadline
         if not service.running():
             raise ServiceError(f"the service stopped before {url} answered: {last_error(log_file)}")
         if time.monotonic() > deadline:

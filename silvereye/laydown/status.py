@@ -106,7 +106,7 @@ def probe_api(cfg: Config) -> Component:
     started = time.monotonic()
     try:
         with urllib.request.urlopen(url, timeout=5):
-            pass
+            pass  # any answer will do: the listener is up
     except urllib.error.HTTPError:
         pass  # an unsigned request is refused: the listener answered
     except (urllib.error.URLError, OSError) as e:

@@ -57,7 +57,7 @@ class Supervisor:
             try:
                 self.child.send_signal(sig)
             except ProcessLookupError:
-                pass
+                pass  # it exited meanwhile: nothing to signal
 
     def _wait_child(self) -> int:
         assert self.child is not None
@@ -111,7 +111,7 @@ class Supervisor:
             try:
                 self.pid_file.unlink()
             except FileNotFoundError:
-                pass
+                pass  # already removed (a stop raced us): nothing to clean
             os.close(fd)
         return 0
 

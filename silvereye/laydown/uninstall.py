@@ -175,7 +175,7 @@ class Uninstaller:
                     os.rmdir(e["path"])  # only when empty: someone else's files keep it
                     s.changed(f"removed {e['path']}")
                 except OSError:
-                    pass
+                    pass  # not empty: files someone else put there keep it
 
     def remove_state(self, s: Step) -> None:
         dirs = {e["path"]: e for e in self.manifest.of_kind("dir")}

@@ -110,7 +110,7 @@ def delete(rt: Ec2Runtime, volume_id: str) -> None:
             st.volumes.detach(volume_id, force=True)
         st.volumes.delete(volume_id)
     except VolumeNotFound:
-        pass
+        pass  # its file is gone already: the record is all that is left
     except ComputeError as e:
         log.warning("volume %s could not be deleted yet (%s); housekeeping tries again", volume_id, e)
         return
