@@ -22,7 +22,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from silvereye.services.ec2 import errors
 
@@ -125,4 +125,16 @@ def apply(spec: FilterSpec[T], items: Iterable[T], raw_filters: list[dict[str, A
 def shape_tags(item: dict[str, Any]) -> dict[str, str]:
     """The tags of a resource already shaped for a response (its ``Tags`` list), for ``tag:`` filters."""
     return {t["Key"]: t["Value"] for t in item.get("Tags") or []}
+
+
+class Tagged(NamedTuple):
+    """A stored row with its tags: what the Describe operations that filter rows hand to :func:`apply`."""
+
+    row: Any
+    tag_map: dict[str, str]
+
+
+def row_tags(item: Tagged) -> dict[str, str]:
+    """The tags of a :class:`Tagged` row, for ``tag:`` filters."""
+    return item.tag_map
 

@@ -9,7 +9,6 @@ since EC2-Classic ended.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -156,7 +155,7 @@ FILTERS = filters.FilterSpec(
         "network-border-group": lambda x: x.row.border_group,
         "public-ipv4-pool": lambda x: "amazon",
     },
-    tags=lambda x: x.tag_map,
+    tags=filters.row_tags,
     never=frozenset({"network-interface-id", "network-interface-owner-id"}),
 )
 
@@ -181,7 +180,7 @@ def describe_addresses(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
     missing_ids = [i for i in wanted_ids if i not in {r.id for r in rows}]
     if missing_ids:
         raise errors.error("InvalidAllocationID.NotFound", f"The allocation ID '{missing_ids[0]}' does not exist")
-    kept = filters.apply(FILTERS, [SimpleNamespace(row=r, tag_map=tag_maps.get(r.id, {})) for r in rows], params.get("Filters"))
+    kept = filters.apply(FILTERS, [filters.Tagged(r, tag_maps.get(r.id, {})) for r in rows], params.get("Filters"))
     kept.sort(key=lambda x: tuple(int(p) for p in x.row.public_ip.split(".")))
     return {"Addresses": [_shape(x.row, x.tag_map) for x in kept]}
 

@@ -43,13 +43,6 @@ def import_key_pair(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
     return {"KeyPairId": key_id, "KeyName": name, "KeyFingerprint": fingerprint, "Tags": tags.tag_list(dict(pairs))}
 
 
-class _Key:
-    __slots__ = ("row", "tag_map")
-
-    def __init__(self, row: Any, tag_map: dict[str, str]):
-        self.row, self.tag_map = row, tag_map
-
-
 FILTERS = filters.FilterSpec(
     fields={
         "key-pair-id": lambda x: x.row.id,
@@ -57,7 +50,7 @@ FILTERS = filters.FilterSpec(
         "fingerprint": lambda x: x.row.fingerprint,
         "key-type": lambda x: x.row.key_type,
     },
-    tags=lambda x: x.tag_map,
+    tags=filters.row_tags,
 )
 
 
@@ -80,7 +73,7 @@ def describe_key_pairs(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
     for key_id in key_ids:
         if key_id not in found_ids:
             raise errors.key_pair_id_not_found(key_id)
-    kept = filters.apply(FILTERS, [_Key(r, tag_maps.get(r.id, {})) for r in rows], params.get("Filters"))
+    kept = filters.apply(FILTERS, [filters.Tagged(r, tag_maps.get(r.id, {})) for r in rows], params.get("Filters"))
     with_public = bool(params.get("IncludePublicKey"))
     return {"KeyPairs": [{
         "KeyPairId": x.row.id,

@@ -10,7 +10,7 @@ EC2's errors rather than as a volume that silently falls back.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from silvereye.compute import ComputeError, InstanceNotFound, InvalidArgument
 from silvereye.compute.volumes import DeviceInUse, VolumeInUse, check_root_device, device_target
@@ -66,11 +66,6 @@ def create_volume(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     return records.shape(row, dict(pairs))
 
 
-class _Volume(NamedTuple):
-    row: Any
-    tag_map: dict[str, str]
-
-
 FILTERS = filters.FilterSpec(
     fields={
         "volume-id": lambda x: x.row.id,
@@ -88,11 +83,11 @@ FILTERS = filters.FilterSpec(
         "attachment.attach-time": lambda x: x.row.attach_time,
         "attachment.delete-on-termination": lambda x: bool(x.row.delete_on_termination) if x.row.instance_id else None,
     },
-    tags=lambda x: x.tag_map,
+    tags=filters.row_tags,
 )
 
 
-def _selected(ctx: RequestContext, params: dict[str, Any]) -> list[_Volume]:
+def _selected(ctx: RequestContext, params: dict[str, Any]) -> list[filters.Tagged]:
     """The account's volumes named by VolumeIds (every one must exist), or all of them."""
     ebs.storage(runtime_for(ctx.store))  # the first look after a start settles records with the disks
     wanted = [records.check_volume_id(i) for i in params.get("VolumeIds") or []]
@@ -105,7 +100,7 @@ def _selected(ctx: RequestContext, params: dict[str, Any]) -> list[_Volume]:
         if missing:
             raise records.not_found(missing[0])
         rows = [r for r in rows if r.id in set(wanted)]
-    return [_Volume(r, tag_maps.get(r.id, {})) for r in rows]
+    return [filters.Tagged(r, tag_maps.get(r.id, {})) for r in rows]
 
 
 def describe_volumes(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -289,7 +284,7 @@ def describe_volumes_modifications(ctx: RequestContext, params: dict[str, Any]) 
     return {"VolumesModifications": page, "NextToken": token}
 
 
-def _status(x: _Volume) -> dict[str, Any]:
+def _status(x: filters.Tagged) -> dict[str, Any]:
     state = x.row.state
     verdict = {"error": "impaired", "creating": "insufficient-data"}.get(state, "ok")
     io = {"ok": "passed", "impaired": "failed"}.get(verdict, "insufficient-data")
